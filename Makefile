@@ -1,0 +1,69 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Environments are created on first use and reused after (stamps in .stamps/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY311 ?= $(shell command -v python3.11 || command -v python3)
+PY310 ?= $(shell pyenv prefix 3.10.13 2>/dev/null)/bin/python3.10
+VENV := .venv
+RASA_VENV := .venv-rasa
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+RASA := $(RASA_VENV)/bin/rasa
+STAMPS := .stamps
+RASA_DATA := --domain domain --data nlu stories --config config.yml
+
+.PHONY: help install run test test-unit test-e2e validate model lock clean
+
+help:
+	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
+	@echo "make test  - installe ce qu'il faut et passe tous les tests"
+	@echo "make model - entraîne le modèle Rasa si les données ont changé"
+	@echo "make lock  - recalcule les versions épinglées (requirements/*.lock)"
+
+$(PY):
+	$(PY311) -m venv $(VENV)
+
+$(UV): | $(PY)
+	$(PY) -m pip install -q uv==0.13.8
+
+$(STAMPS)/app: requirements/app.lock | $(UV)
+	$(UV) pip install --python $(PY) -q -r requirements/app.lock
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/rasa: requirements/rasa.lock | $(UV)
+	@test -x "$(PY310)" || { echo "Python 3.10.13 introuvable (pyenv install 3.10.13), voir README"; exit 1; }
+	@test -x $(RASA_VENV)/bin/python || $(UV) venv -q --python "$(PY310)" $(RASA_VENV)
+	VIRTUAL_ENV=$(RASA_VENV) $(UV) pip install -q -r requirements/rasa.lock
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/emulator: tests/emulator/package.json tests/emulator/package-lock.json
+	cd tests/emulator && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+install: $(STAMPS)/app $(STAMPS)/rasa
+
+run: install
+	$(PY) -m stack.run
+
+model: install
+	$(PY) -m stack.model
+
+validate: install
+	$(RASA) data validate $(RASA_DATA)
+
+test: install $(STAMPS)/emulator validate
+	$(PY) -m pytest -q
+
+test-unit: $(STAMPS)/app
+	$(PY) -m pytest -q -m "not e2e"
+
+test-e2e: install $(STAMPS)/emulator
+	$(PY) -m pytest -q -m e2e
+
+lock: | $(UV)
+	$(UV) pip compile -q --python-version 3.11 pyproject.toml --extra dev -o requirements/app.lock
+	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu requirements/rasa.in -o requirements/rasa.lock
+
+clean:
+	rm -rf $(STAMPS) $(VENV) $(RASA_VENV) tests/emulator/node_modules

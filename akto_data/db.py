@@ -1,0 +1,64 @@
+"""Database engine and sessions.
+
+One engine per process, created lazily from ``DATABASE_URL``. SQLite (the embedded
+default) is shared with Rasa's tracker store, so it runs in WAL mode with a busy
+timeout: readers never block the writer and short write bursts wait instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from akto_data.models import Base
+from akto_data.settings import load_settings
+
+_engines: dict[str, Engine] = {}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """Return the process-wide engine for ``url`` (default: the configured one)."""
+    url = url or load_settings().database_url
+    engine = _engines.get(url)
+    if engine is None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        _engines[url] = engine
+    return engine
+
+
+def create_schema(engine: Engine | None = None) -> None:
+    """Create missing tables (idempotent)."""
+    Base.metadata.create_all(engine or get_engine())
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A transaction: committed on success, rolled back on any error."""
+    factory = sessionmaker(engine or get_engine(), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests switching databases, clean shutdown)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()

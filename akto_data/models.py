@@ -1,0 +1,51 @@
+"""SQLAlchemy 2 data model.
+
+Table names are prefixed with ``app_`` because, in the embedded default, the same
+SQLite file also holds Rasa's tracker store (its ``events`` table).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all our tables."""
+
+
+class ChatProfile(Base):
+    """A chat the assistant talked with: when, and where it came from (deep link)."""
+
+    __tablename__ = "app_chat_profile"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    start_source: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+
+
+class ButtonPayload(Base):
+    """Server-side side of an inline button.
+
+    Telegram allows 64 bytes of callback data and shows it to the client, so a
+    button carries only this short random id; the Rasa payload stays here. A
+    payload is bound to its chat and can be used once (the keyboard is then removed).
+    """
+
+    __tablename__ = "app_button_payload"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)
+    keyboard_id: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

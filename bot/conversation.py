@@ -1,0 +1,133 @@
+"""What the assistant does with one user action, whatever the front.
+
+The Telegram front and the console front both call :meth:`Conversation.handle`
+with a :class:`UserAction` and a ``send`` coroutine; everything in between
+(payload-injection filter, commands, Rasa call, apology and retry) happens here,
+so the console exercises the same code path as Telegram.
+
+Rasa down or slow (decision): the user gets an apology as soon as the answer
+budget (``RASA_TIMEOUT``, 4 s) is spent. A *slow* Rasa keeps the original
+request running, and its answer is delivered when it comes (re-sending would
+make Rasa see the message twice). A Rasa that *refuses* the connection gets the
+message again after each delay of ``RASA_RETRY_DELAYS``; if every retry fails,
+the user is asked to resend, quoting their message. Messages of the same chat wait
+behind it, so their order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from akto_data.i18n import text as t
+from akto_data.settings import Settings
+from bot.guard import clean_deep_link, is_rasa_payload
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.replies import OutgoingMessage, from_rasa
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[OutgoingMessage], Awaitable[None]]
+
+#: Our commands and the Rasa payload each one sends. ``/start`` is handled apart
+#: because it may carry a deep-link payload.
+COMMAND_PAYLOADS: dict[str, str] = {
+    "aide": "/ask_help",
+    "annuler": "/stop",
+    "confidentialite": "/ask_privacy",
+}
+
+#: Media kinds we cannot read, mapped to the catalogue key of the answer.
+MEDIA_TEXT_KEYS = {
+    "voice": "bot.media.voice",
+    "audio": "bot.media.voice",
+    "video_note": "bot.media.voice",
+    "photo": "bot.media.photo",
+    "video": "bot.media.photo",
+    "sticker": "bot.media.sticker",
+    "location": "bot.media.location",
+    "venue": "bot.media.location",
+    "document": "bot.media.document",
+}
+
+
+@dataclass(frozen=True)
+class UserAction:
+    """One thing the user did. Exactly one of the fields below ``chat_id`` is set."""
+
+    chat_id: str
+    text: str | None = None
+    command: str | None = None
+    command_args: tuple[str, ...] = ()
+    button_payload: str | None = None
+    media_kind: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def start_payload(deep_link: str | None) -> str:
+    """The Rasa payload of ``/start``, carrying a valid deep-link source if any."""
+    source = clean_deep_link(deep_link)
+    if source is None:
+        return "/start"
+    return "/start" + json.dumps({"start_source": source}, separators=(",", ":"))
+
+
+class Conversation:
+    """Turns user actions into Rasa messages and Rasa answers into messages."""
+
+    def __init__(self, settings: Settings, rasa: RasaClient) -> None:
+        self.settings = settings
+        self.rasa = rasa
+
+    def rasa_message_for(self, action: UserAction) -> str | None:
+        """The text to send to Rasa, or ``None`` when the action is answered locally."""
+        if action.button_payload is not None:
+            return action.button_payload  # our own button: trusted, stored server-side
+        if action.command is not None:
+            if action.command == "start":
+                return start_payload(action.command_args[0] if action.command_args else None)
+            return COMMAND_PAYLOADS.get(action.command)
+        if action.text is not None and not is_rasa_payload(action.text):
+            return action.text.strip() or None
+        return None
+
+    async def handle(self, action: UserAction, send: Send) -> None:
+        if action.media_kind is not None:
+            await send(OutgoingMessage(t(MEDIA_TEXT_KEYS.get(action.media_kind, "bot.media.other"))))
+            return
+        message = self.rasa_message_for(action)
+        if message is None:
+            if action.command is not None or (action.text and is_rasa_payload(action.text)):
+                await send(OutgoingMessage(t("bot.unknown_command")))
+            return
+        responses = await self._ask_rasa(action, message, send)
+        if responses is None:
+            quoted = action.text or action.button_payload or f"/{action.command}"
+            await send(OutgoingMessage(t("bot.apology.resend", text=quoted[:200])))
+            return
+        for outgoing in from_rasa(responses):
+            await send(outgoing)
+
+    async def _ask_rasa(self, action: UserAction, message: str, send: Send) -> list[dict[str, Any]] | None:
+        apologised = False
+        delays = (0.0, *self.settings.rasa_retry_delays)
+        for attempt, delay in enumerate(delays):
+            if delay:
+                await asyncio.sleep(delay)
+            request = asyncio.ensure_future(self.rasa.send(action.chat_id, message, action.metadata))
+            done, _ = await asyncio.wait({request}, timeout=None if apologised else self.settings.rasa_timeout)
+            if not done:
+                apologised = True
+                await send(OutgoingMessage(t("bot.apology.unavailable")))
+            try:
+                return await request
+            except RasaUnavailable as exc:
+                log.warning("Rasa unavailable (attempt %d/%d): %s", attempt + 1, len(delays), exc)
+                if not apologised:
+                    apologised = True
+                    await send(OutgoingMessage(t("bot.apology.unavailable")))
+        return None

@@ -1,0 +1,237 @@
+"""Telegram I/O: handlers, keyboards, webhook or long polling.
+
+Structured like python-telegram-bot's own examples: one builder function wires the
+handlers, each handler is a small coroutine. Every handler ends in
+:meth:`bot.conversation.Conversation.handle`; this module only translates between
+Telegram objects and :class:`~bot.conversation.UserAction` /
+:class:`~bot.replies.OutgoingMessage`.
+
+Deliberate choices:
+- Edited messages are not re-processed (the conversation has moved on); the user is
+  told once to send the corrected text as a new message.
+- In groups the assistant answers commands and mentions only, with a link to a
+  private chat: personal questions and contact details do not belong in a group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import secrets
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from akto_data.buttons import consume_button, register_buttons
+from akto_data.chats import touch_chat
+from akto_data.db import create_schema
+from akto_data.i18n import text as t
+from akto_data.settings import Settings
+from bot.conversation import MEDIA_TEXT_KEYS, Conversation, Send, UserAction
+from bot.guard import FloodLimiter
+from bot.pacing import ChatPacer
+from bot.processor import PerChatUpdateProcessor
+from bot.rasa_client import RasaClient
+from bot.replies import OutgoingMessage, TELEGRAM_TEXT_LIMIT
+
+log = logging.getLogger(__name__)
+
+READY_MARKER = "BOT_READY"
+OUR_COMMANDS = ("aide", "annuler", "confidentialite")
+MEDIA_FILTER = (
+    filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.PHOTO | filters.VIDEO
+    | filters.Sticker.ALL | filters.LOCATION | filters.VENUE | filters.Document.ALL
+    | filters.CONTACT | filters.ANIMATION | filters.POLL | filters.Dice.ALL
+)
+
+
+class TelegramFront:
+    """Holds what the handlers share: the conversation core, pacing, the bot."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.rasa = RasaClient(settings.rasa_url)
+        self.conversation = Conversation(settings, self.rasa)
+        self.pacer = ChatPacer(settings.chat_min_interval)
+        self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)
+        self.bot_username: str | None = None
+
+    # -- sending -------------------------------------------------------------------
+    def sender(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> Send:
+        async def send(message: OutgoingMessage) -> None:
+            markup = None
+            if message.buttons:
+                ids = await asyncio.to_thread(
+                    register_buttons, str(chat_id), [(b.title, b.payload) for b in message.buttons]
+                )
+                markup = InlineKeyboardMarkup(
+                    [[InlineKeyboardButton(b.title, callback_data=bid)] for b, bid in zip(message.buttons, ids)]
+                )
+            await self.pacer.wait(chat_id)
+            await context.bot.send_message(chat_id, message.html(), parse_mode=ParseMode.HTML, reply_markup=markup)
+
+        return send
+
+    @staticmethod
+    def metadata(update: Update) -> dict[str, Any]:
+        user = update.effective_user
+        return {
+            "channel": "telegram",
+            "chat_id": update.effective_chat.id if update.effective_chat else None,
+            "language": user.language_code if user else None,
+            "first_name": user.first_name if user else None,
+        }
+
+    async def _run(self, update: Update, context: ContextTypes.DEFAULT_TYPE, action: UserAction) -> None:
+        chat_id = update.effective_chat.id  # type: ignore[union-attr]
+        user = update.effective_user
+        start_source = action.command_args[0] if action.command == "start" and action.command_args else None
+        await asyncio.to_thread(
+            touch_chat, str(chat_id), language=user.language_code if user else None, start_source=start_source
+        )
+        try:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as exc:  # cosmetic: never lose an answer for it
+            log.debug("typing indicator failed: %s", exc)
+        await self.conversation.handle(action, self.sender(context, chat_id))
+
+    # -- handlers ------------------------------------------------------------------
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        action = UserAction(str(update.effective_chat.id), command="start",
+                            command_args=tuple(context.args or ()), metadata=self.metadata(update))
+        await self._run(update, context, action)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        name = (update.effective_message.text or "/").split()[0][1:].split("@")[0].lower()
+        action = UserAction(str(update.effective_chat.id), command=name, metadata=self.metadata(update))
+        await self._run(update, context, action)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        action = UserAction(str(update.effective_chat.id), text=update.effective_message.text,
+                            metadata=self.metadata(update))
+        await self._run(update, context, action)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        chat_id = update.effective_chat.id
+        stored = await asyncio.to_thread(consume_button, str(chat_id), query.data or "")
+        await query.answer()
+        if stored is None:
+            await self.sender(context, chat_id)(OutgoingMessage(t("bot.button_expired")))
+            return
+        await self._close_keyboard(query, stored.title)
+        action = UserAction(str(chat_id), button_payload=stored.payload, metadata=self.metadata(update))
+        await self._run(update, context, action)
+
+    @staticmethod
+    async def _close_keyboard(query: Any, chosen: str) -> None:
+        """Remove the pressed keyboard (it answers once) and show what was chosen."""
+        original = query.message.text if query.message else None
+        try:
+            if original and len(original) + len(chosen) + 4 < TELEGRAM_TEXT_LIMIT:
+                await query.edit_message_text(
+                    f"{html.escape(original, quote=False)}\n\n👉 <b>{html.escape(chosen, quote=False)}</b>",
+                    parse_mode=ParseMode.HTML, reply_markup=None,
+                )
+            else:
+                await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError as exc:  # e.g. message too old to edit: the choice still counts
+            log.info("could not close keyboard: %s", exc)
+
+    async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        kind = next((k for k in MEDIA_TEXT_KEYS if getattr(message, k, None)), "other")
+        action = UserAction(str(update.effective_chat.id), media_kind=kind, metadata=self.metadata(update))
+        await self.conversation.handle(action, self.sender(context, update.effective_chat.id))
+
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.sender(context, update.effective_chat.id)(OutgoingMessage(t("bot.edited")))
+
+    async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        link = f"https://t.me/{self.bot_username}" if self.bot_username else "@" + (context.bot.username or "")
+        await self.sender(context, update.effective_chat.id)(OutgoingMessage(t("bot.group_only_private", link=link)))
+
+    async def on_flood(self, update: Update) -> None:
+        if update.effective_chat is not None and self.application is not None:
+            await self.application.bot.send_message(update.effective_chat.id, t("bot.flood"))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("update failed: %s", context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                await context.bot.send_message(update.effective_chat.id, t("bot.error"))
+            except TelegramError:
+                log.exception("could not even apologise")
+
+    application: Application | None = None
+
+    # -- wiring --------------------------------------------------------------------
+    def build(self, request: BaseRequest | None = None, updates_request: BaseRequest | None = None) -> Application:
+        """The python-telegram-bot application. ``request`` lets tests bridge the emulator."""
+        if not self.settings.telegram_token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is required for the Telegram front")
+        builder = (
+            ApplicationBuilder()
+            .token(self.settings.telegram_token)
+            .base_url(self.settings.telegram_api_base_url)
+            .rate_limiter(AIORateLimiter())
+            .concurrent_updates(PerChatUpdateProcessor(256, self.flood, self.on_flood))
+            .post_init(self._post_init)
+            .post_shutdown(self._post_shutdown)
+        )
+        if request is not None:
+            builder = builder.request(request).get_updates_request(updates_request or request)
+        app = builder.build()
+        private = filters.ChatType.PRIVATE
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED & private, self.on_edited))
+        app.add_handler(MessageHandler(filters.ChatType.GROUPS & (filters.COMMAND | filters.Entity("mention")),
+                                       self.on_group))
+        app.add_handler(CommandHandler("start", self.on_start, filters=private))
+        app.add_handler(CommandHandler(list(OUR_COMMANDS), self.on_command, filters=private))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(filters.TEXT & private & filters.UpdateType.MESSAGE, self.on_text))
+        app.add_handler(MessageHandler(MEDIA_FILTER & private & filters.UpdateType.MESSAGE, self.on_media))
+        app.add_error_handler(self.on_error)
+        self.application = app
+        return app
+
+    async def _post_init(self, app: Application) -> None:
+        await asyncio.to_thread(create_schema)
+        me = await app.bot.get_me()
+        self.bot_username = me.username
+        print(f"{READY_MARKER} @{me.username}", flush=True)
+
+    async def _post_shutdown(self, _app: Application) -> None:
+        await self.rasa.aclose()
+
+    def run(self) -> None:
+        """Block serving Telegram: webhook if ``WEBHOOK_URL`` is set, long polling otherwise."""
+        app = self.application or self.build()
+        if self.settings.webhook_url:
+            # Telegram echoes this secret in a header; python-telegram-bot answers 403
+            # to any request without it, so nobody else can inject updates.
+            secret = self.settings.webhook_secret or secrets.token_urlsafe(32)
+            app.run_webhook(
+                listen=self.settings.webhook_listen,
+                port=self.settings.webhook_port,
+                url_path="telegram",
+                webhook_url=self.settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES)

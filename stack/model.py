@@ -1,0 +1,67 @@
+"""Trained-model cache keyed by the content of the training inputs.
+
+Rasa's own fingerprinting still loads and compares a lot before deciding nothing
+changed; hashing our files first makes a warm start skip ``rasa train`` entirely.
+The model file is named after the hash, so any change to domain, config, NLU or
+stories (and only that) triggers a new training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+
+from akto_data.settings import PROJECT_ROOT
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+MODELS_DIR = PROJECT_ROOT / "models"
+TRAINING_INPUTS = ("config.yml", "domain", "nlu", "stories")
+
+
+def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    files: list[Path] = []
+    for name in TRAINING_INPUTS:
+        path = root / name
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"}))
+        elif path.exists():
+            files.append(path)
+    return files
+
+
+def fingerprint(root: Path = PROJECT_ROOT) -> str:
+    digest = hashlib.sha256()
+    for path in training_files(root):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path(root: Path = PROJECT_ROOT) -> Path:
+    return MODELS_DIR / f"assistant-{fingerprint(root)}.tar.gz"
+
+
+def ensure_model(log=print) -> Path:  # type: ignore[no-untyped-def]
+    """Return the model for the current training data, training it only if missing."""
+    target = model_path()
+    if target.exists():
+        log(f"Modèle à jour, réutilisé : {target.relative_to(PROJECT_ROOT)}")
+        return target
+    log("Données d'entraînement modifiées : entraînement du modèle Rasa (quelques minutes)…")
+    started = time.monotonic()
+    MODELS_DIR.mkdir(exist_ok=True)
+    subprocess.run(
+        [str(RASA_BIN), "train", "--config", "config.yml", "--domain", "domain", "--data", "nlu", "stories",
+         "--out", str(MODELS_DIR), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
+        cwd=PROJECT_ROOT, check=True,
+    )
+    log(f"Modèle entraîné en {time.monotonic() - started:.0f} s : {target.relative_to(PROJECT_ROOT)}")
+    return target
+
+
+if __name__ == "__main__":
+    print(ensure_model())

@@ -1,0 +1,68 @@
+"""``make run``: the whole assistant on this machine.
+
+Trains the Rasa model if the training data changed, starts the action server and
+Rasa in parallel, then the Telegram bot (``TELEGRAM_BOT_TOKEN`` set) or the console
+chat (no token), prints where each listens and how long start-up took, and stops
+everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+
+from akto_data.db import create_schema
+from akto_data.settings import load_settings
+from stack.model import ensure_model
+from stack.services import Service, Stack, StartupError
+
+
+def say(message: str) -> None:
+    print(f"[run] {message}", flush=True)
+
+
+def _interrupt(*_: object) -> None:
+    """SIGTERM stops the stack like Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    started = time.monotonic()
+    settings = load_settings()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        model = ensure_model(say)
+        create_schema()
+        with Stack(settings) as stack:
+            def ready(service: Service) -> None:
+                say(f"{service.name:8s} prêt en {service.ready_after:5.1f} s — {service.where}")
+
+            stack.start(stack.action_server())
+            stack.start(stack.rasa_server(model))
+            say("Démarrage de Rasa et du serveur d'actions (Rasa met 45 à 80 s)…")
+            stack.wait_healthy(timeout=240, on_ready=ready)
+            if settings.telegram_token:
+                bot = stack.start(stack.telegram_bot())
+                stack.wait_healthy(timeout=60, on_ready=ready)
+                say(f"Assistant prêt en {time.monotonic() - started:.0f} s. Journaux : {stack.log_dir}. Ctrl-C pour arrêter.")
+                while bot.process is not None and bot.process.poll() is None:
+                    time.sleep(1)
+                say(f"Le bot s'est arrêté (code {bot.process.returncode}) ; journal : {bot.log_path}")
+                return 1
+            say(f"Assistant prêt en {time.monotonic() - started:.0f} s (console, sans TELEGRAM_BOT_TOKEN).")
+            from bot.console import ConsoleFront
+
+            asyncio.run(ConsoleFront(settings).run())
+            return 0
+    except StartupError as exc:
+        say(f"Échec du démarrage : {exc}")
+        return 1
+    except KeyboardInterrupt:
+        say("Arrêt demandé : tout est arrêté proprement.")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Start, watch and stop the three processes of the assistant.
+
+Rasa (Python 3.10, ``.venv-rasa``), the action server and the bot (Python 3.11,
+``.venv``) are separate processes talking HTTP on 127.0.0.1, as in production.
+Each writes its log to ``var/log/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from akto_data.settings import PROJECT_ROOT, VAR_DIR, Settings
+
+APP_PYTHON = Path(sys.executable)
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+class StartupError(RuntimeError):
+    """A service died or did not become healthy in time; the message says which and where its log is."""
+
+
+def rasa_tracker_url(database_url: str) -> str:
+    """Rasa 3.6 (SQLAlchemy 1.4, psycopg2) spelling of our ``DATABASE_URL``."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        url = url.set(drivername="postgresql")
+    if url.get_backend_name() == "sqlite" and url.database and not os.path.isabs(url.database):
+        url = url.set(database=str((PROJECT_ROOT / url.database).resolve()))
+    return url.render_as_string(hide_password=False)
+
+
+def service_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of every child: the settings made explicit, plus Rasa's endpoint variables."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        RASA_URL=settings.rasa_url,
+        ACTION_SERVER_URL=settings.action_server_url,
+        RASA_TRACKER_URL=rasa_tracker_url(settings.database_url),
+        SANIC_HOST="127.0.0.1",  # rasa-sdk's action server binds here (its webhook has no auth)
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        parsed = urlparse(redis_url)
+        env.update(RASA_REDIS_HOST=parsed.hostname or "127.0.0.1", RASA_REDIS_PORT=str(parsed.port or 6379),
+                   RASA_REDIS_DB=(parsed.path.strip("/") or "0"))
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    healthy: Callable[["Service"], bool]
+    where: str
+    process: subprocess.Popen | None = None
+    log_path: Path = field(default_factory=Path)
+    started_at: float = 0.0
+    ready_after: float | None = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _http_ok(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200) -> bool:
+    try:
+        return check(httpx.get(url, timeout=2.0))
+    except httpx.HTTPError:
+        return False
+
+
+def _log_has(marker: str) -> Callable[[Service], bool]:
+    def check(service: Service) -> bool:
+        try:
+            return marker in service.log_path.read_text(errors="replace")
+        except OSError:
+            return False
+
+    return check
+
+
+class Stack:
+    """The running assistant. Use as a context manager: everything stops on exit."""
+
+    def __init__(self, settings: Settings, *, log_dir: Path | None = None, extra_env: dict[str, str] | None = None):
+        self.settings = settings
+        self.log_dir = log_dir or VAR_DIR / "log"
+        self.env = service_env(settings, extra_env)
+        self.services: list[Service] = []
+
+    # -- definitions -----------------------------------------------------------------
+    def action_server(self) -> Service:
+        port = urlparse(self.settings.action_server_url).port or 5055
+        base = f"http://127.0.0.1:{port}"
+        return Service(
+            "actions",
+            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+            lambda s: _http_ok(f"{base}/health"),
+            where=f"{base}/webhook",
+        )
+
+    def rasa_server(self, model: Path) -> Service:
+        parsed = urlparse(self.settings.rasa_url)
+        endpoints = "endpoints.production.yml" if "RASA_REDIS_HOST" in self.env else "endpoints.yml"
+        return Service(
+            "rasa",
+            [str(RASA_BIN), "run", "--enable-api", "--interface", parsed.hostname or "127.0.0.1",
+             "--port", str(parsed.port or 5005), "--model", str(model), "--endpoints", endpoints,
+             "--credentials", "credentials.yml"],
+            lambda s: _http_ok(f"{self.settings.rasa_url}/status", lambda r: r.status_code == 200
+                               and bool(r.json().get("model_id"))),
+            where=self.settings.rasa_url,
+        )
+
+    def telegram_bot(self) -> Service:
+        mode = f"webhook {self.settings.webhook_url}" if self.settings.webhook_url else "long polling"
+        return Service("bot", [str(APP_PYTHON), "-m", "bot"], _log_has("BOT_READY"),
+                       where=f"Telegram ({mode}) via {self.settings.telegram_api_base_url}")
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, service: Service) -> Service:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        service.log_path = self.log_dir / f"{service.name}.log"
+        handle = service.log_path.open("w")
+        service.started_at = time.monotonic()
+        service.process = subprocess.Popen(
+            service.command, cwd=PROJECT_ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        handle.close()
+        self.services.append(service)
+        return service
+
+    def wait_healthy(self, timeout: float = 180.0, on_ready: Callable[[Service], None] | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        pending = [s for s in self.services if s.ready_after is None]
+        while pending:
+            for service in list(pending):
+                if service.process is not None and service.process.poll() is not None:
+                    raise StartupError(
+                        f"{service.name} s'est arrêté au démarrage (code {service.process.returncode}). "
+                        f"Journal : {service.log_path}\n{service.log_tail()}"
+                    )
+                if service.healthy(service):
+                    service.ready_after = time.monotonic() - service.started_at
+                    pending.remove(service)
+                    if on_ready:
+                        on_ready(service)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                raise StartupError(f"pas prêt après {timeout:.0f} s : {names}. Journaux dans {self.log_dir}")
+            if pending:
+                time.sleep(0.5)
+
+    def stop(self, service: Service | None = None, timeout: float = 15.0) -> None:
+        targets = [service] if service else list(reversed(self.services))
+        for target in targets:
+            if target.process and target.process.poll() is None:
+                try:
+                    os.killpg(target.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for target in targets:
+            if target.process is None:
+                continue
+            try:
+                target.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(target.process.pid, signal.SIGKILL)
+                target.process.wait()
+            if target in self.services:
+                self.services.remove(target)
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

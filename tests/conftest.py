@@ -1,0 +1,39 @@
+"""Shared fixtures: each test gets its own SQLite file unless it asks for PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from akto_data.db import create_schema, dispose_engines
+
+
+@pytest.fixture
+def sqlite_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    dispose_engines()
+    create_schema()
+    yield url
+    dispose_engines()
+
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_db(monkeypatch):
+    """The real PostgreSQL of the machine (production setting); tables reset per test."""
+    from sqlalchemy import create_engine
+
+    from akto_data.models import Base
+
+    engine = create_engine(POSTGRES_URL)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    dispose_engines()
+    create_schema()
+    yield POSTGRES_URL
+    dispose_engines()
