@@ -13,12 +13,13 @@ RASA := $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help install run test test-unit test-e2e validate model lock clean
+.PHONY: help install run test test-unit test-e2e validate model bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
 	@echo "make test  - installe ce qu'il faut et passe tous les tests"
 	@echo "make model - entraîne le modèle Rasa si les données ont changé"
+	@echo "make bench - mesure démarrage, mémoire et latence de la pile"
 	@echo "make lock  - recalcule les versions épinglées (requirements/*.lock)"
 
 $(PY):
@@ -48,6 +49,9 @@ run: install
 
 model: install
 	$(PY) -m stack.model
+
+bench: install
+	$(PY) -m stack.bench
 
 validate: install
 	$(RASA) data validate $(RASA_DATA)

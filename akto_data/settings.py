@@ -13,7 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("ASSISTANT_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def var_dir() -> Path:
+    """Logs and the default SQLite file (``ASSISTANT_VAR_DIR``, default ``var/``)."""
+    return Path(os.environ.get("ASSISTANT_VAR_DIR") or PROJECT_ROOT / "var").resolve()
+
+
+def load_dotenv(path: Path = PROJECT_ROOT / ".env") -> None:
+    """Apply ``KEY=value`` lines of ``.env``; variables already exported win."""
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip().strip('"').strip("'")
+        if value:
+            os.environ.setdefault(key.strip(), value)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -28,7 +46,7 @@ def _env_int(name: str, default: int) -> int:
 
 def default_database_url() -> str:
     """One SQLite file shared by our tables and Rasa's tracker store."""
-    return f"sqlite:///{VAR_DIR / 'assistant.db'}"
+    return f"sqlite:///{var_dir() / 'assistant.db'}"
 
 
 @dataclass(frozen=True)

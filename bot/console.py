@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
 from typing import TextIO
 
 from akto_data.chats import touch_chat
@@ -53,13 +54,34 @@ class ConsoleFront:
             return UserAction(self.chat_id, command=parts[0].lower(), command_args=tuple(parts[1:]), metadata=meta)
         return UserAction(self.chat_id, text=line, metadata=meta)
 
+    @staticmethod
+    def _read_lines(lines: TextIO) -> "asyncio.Queue[str]":
+        """Lines of ``lines`` as they come, read by a daemon thread.
+
+        A daemon thread (not ``asyncio.to_thread``) so that Ctrl-C does not wait for a
+        ``readline`` that only returns when the user types something.
+        """
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def pump() -> None:
+            while True:
+                line = lines.readline()
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+                if not line:
+                    return
+
+        threading.Thread(target=pump, name="console-input", daemon=True).start()
+        return queue
+
     async def run(self, lines: TextIO = sys.stdin) -> None:
         await asyncio.to_thread(create_schema)
         print(t("console.welcome"), file=self.out, flush=True)
+        incoming = self._read_lines(lines)
         try:
             while True:
                 print("\n🙂 > ", end="", file=self.out, flush=True)
-                line = await asyncio.to_thread(lines.readline)
+                line = await incoming.get()
                 if not line:
                     break
                 if not line.strip():

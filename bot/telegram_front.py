@@ -51,6 +51,8 @@ from bot.replies import OutgoingMessage, TELEGRAM_TEXT_LIMIT
 log = logging.getLogger(__name__)
 
 READY_MARKER = "BOT_READY"
+#: Path the webhook listens on; ``WEBHOOK_URL`` must end with it.
+WEBHOOK_PATH = "telegram"
 OUR_COMMANDS = ("aide", "annuler", "confidentialite")
 MEDIA_FILTER = (
     filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.PHOTO | filters.VIDEO
@@ -218,20 +220,26 @@ class TelegramFront:
     async def _post_shutdown(self, _app: Application) -> None:
         await self.rasa.aclose()
 
+    def webhook_options(self) -> dict[str, Any]:
+        """Where and how the webhook listens.
+
+        Telegram echoes the secret in the ``X-Telegram-Bot-Api-Secret-Token`` header;
+        python-telegram-bot answers 403 to any request without it, so nobody else can
+        inject updates. Without ``WEBHOOK_SECRET`` a random one is made per start.
+        """
+        return {
+            "listen": self.settings.webhook_listen,
+            "port": self.settings.webhook_port,
+            "url_path": WEBHOOK_PATH,
+            "webhook_url": self.settings.webhook_url,
+            "secret_token": self.settings.webhook_secret or secrets.token_urlsafe(32),
+            "allowed_updates": Update.ALL_TYPES,
+        }
+
     def run(self) -> None:
         """Block serving Telegram: webhook if ``WEBHOOK_URL`` is set, long polling otherwise."""
         app = self.application or self.build()
         if self.settings.webhook_url:
-            # Telegram echoes this secret in a header; python-telegram-bot answers 403
-            # to any request without it, so nobody else can inject updates.
-            secret = self.settings.webhook_secret or secrets.token_urlsafe(32)
-            app.run_webhook(
-                listen=self.settings.webhook_listen,
-                port=self.settings.webhook_port,
-                url_path="telegram",
-                webhook_url=self.settings.webhook_url,
-                secret_token=secret,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            app.run_webhook(**self.webhook_options())
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from akto_data.settings import PROJECT_ROOT
+from akto_data.settings import PROJECT_ROOT, var_dir
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODELS_DIR = PROJECT_ROOT / "models"
@@ -54,11 +54,17 @@ def ensure_model(log=print) -> Path:  # type: ignore[no-untyped-def]
     log("Données d'entraînement modifiées : entraînement du modèle Rasa (quelques minutes)…")
     started = time.monotonic()
     MODELS_DIR.mkdir(exist_ok=True)
-    subprocess.run(
-        [str(RASA_BIN), "train", "--config", "config.yml", "--domain", "domain", "--data", "nlu", "stories",
-         "--out", str(MODELS_DIR), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
-        cwd=PROJECT_ROOT, check=True,
-    )
+    log_path = var_dir() / "log" / "train.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as handle:
+        result = subprocess.run(
+            [str(RASA_BIN), "train", "--config", "config.yml", "--domain", "domain", "--data", "nlu", "stories",
+             "--out", str(MODELS_DIR), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
+            cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT,
+        )
+    if result.returncode != 0 or not target.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
+        raise RuntimeError(f"rasa train a échoué (journal complet : {log_path}) :\n{tail}")
     log(f"Modèle entraîné en {time.monotonic() - started:.0f} s : {target.relative_to(PROJECT_ROOT)}")
     return target
 

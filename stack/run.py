@@ -14,7 +14,7 @@ import sys
 import time
 
 from akto_data.db import create_schema
-from akto_data.settings import load_settings
+from akto_data.settings import load_dotenv, load_settings
 from stack.model import ensure_model
 from stack.services import Service, Stack, StartupError
 
@@ -30,6 +30,7 @@ def _interrupt(*_: object) -> None:
 
 def main() -> int:
     started = time.monotonic()
+    load_dotenv()
     settings = load_settings()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -56,7 +57,7 @@ def main() -> int:
 
             asyncio.run(ConsoleFront(settings).run())
             return 0
-    except StartupError as exc:
+    except (StartupError, RuntimeError) as exc:
         say(f"Échec du démarrage : {exc}")
         return 1
     except KeyboardInterrupt:

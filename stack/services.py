@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import httpx
 from sqlalchemy.engine import make_url
 
-from akto_data.settings import PROJECT_ROOT, VAR_DIR, Settings
+from akto_data.settings import PROJECT_ROOT, Settings, var_dir
 
 APP_PYTHON = Path(sys.executable)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -101,7 +101,7 @@ class Stack:
 
     def __init__(self, settings: Settings, *, log_dir: Path | None = None, extra_env: dict[str, str] | None = None):
         self.settings = settings
-        self.log_dir = log_dir or VAR_DIR / "log"
+        self.log_dir = log_dir or var_dir() / "log"
         self.env = service_env(settings, extra_env)
         self.services: list[Service] = []
 

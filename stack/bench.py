@@ -1,0 +1,81 @@
+"""``make bench``: start-up time, memory and answer latency of the whole stack.
+
+Prints figures; asserts nothing (speed goals are read, not tested). Uses a
+throw-away SQLite file so it never touches the real data.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from akto_data.db import dispose_engines
+from akto_data.settings import load_settings
+from stack.model import ensure_model
+from stack.services import Stack
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total_kb, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        stack.extend(children.get(current, []))
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def main() -> None:
+    began = time.monotonic()
+    model = ensure_model()
+    model_seconds = time.monotonic() - began
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
+        dispose_engines()
+        settings = load_settings()
+        started = time.monotonic()
+        with Stack(settings, log_dir=Path(tmp) / "log") as stack:
+            stack.start(stack.action_server())
+            stack.start(stack.rasa_server(model))
+            stack.wait_healthy(timeout=300)
+            ready = time.monotonic() - started
+            url = f"{settings.rasa_url}/webhooks/rest/webhook"
+            messages = ["slt", "c koi l'alternance", "aide permis ?", "merci", "ki metier ki recrute en gwada"]
+            latencies = []
+            with httpx.Client(timeout=30) as http:
+                for i in range(40):
+                    t0 = time.perf_counter()
+                    http.post(url, json={"sender": f"bench-{i % 8}", "message": messages[i % len(messages)]})
+                    latencies.append((time.perf_counter() - t0) * 1000)
+            print(f"model check/training       : {model_seconds:6.1f} s ({model.name})")
+            print(f"Rasa + actions ready in    : {ready:6.1f} s (warm start, model already trained)")
+            for service in stack.services:
+                print(f"  {service.name:8s} ready after  : {service.ready_after:6.1f} s, "
+                      f"memory {tree_rss_mb(service.process.pid):7.0f} MB")
+            total = sum(tree_rss_mb(s.process.pid) for s in stack.services)
+            print(f"stack memory (RSS, no bot) : {total:6.0f} MB")
+            latencies.sort()
+            print(f"answer latency, 40 msgs    : median {statistics.median(latencies):.0f} ms, "
+                  f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
