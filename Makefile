@@ -13,12 +13,14 @@ RASA := $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help install run test test-unit test-e2e validate model bench lock clean
+.PHONY: help install run test test-unit test-e2e validate conversations model eval review bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
 	@echo "make test  - installe ce qu'il faut et passe tous les tests"
 	@echo "make model - entraîne le modèle Rasa si les données ont changé"
+	@echo "make eval  - compréhension mesurée sur le jeu de test mis de côté (+ baseline)"
+	@echo "make review - questions non comprises et avis 👍/👎 (pour l'équipe AKTO)"
 	@echo "make bench - mesure démarrage, mémoire et latence de la pile"
 	@echo "make lock  - recalcule les versions épinglées (requirements/*.lock)"
 
@@ -50,13 +52,23 @@ run: install
 model: install
 	$(PY) -m stack.model
 
+eval: install
+	$(PY) -m stack.nlu_eval
+
+review: $(STAMPS)/app
+	$(PY) -m akto_data.review
+
 bench: install
 	$(PY) -m stack.bench
 
 validate: install
 	$(RASA) data validate $(RASA_DATA)
 
-test: install $(STAMPS)/emulator validate
+conversations: model
+	$(RASA) test core --model "$$($(PY) -c 'from stack.model import model_path; print(model_path())')" \
+		--stories tests/conversations --fail-on-prediction-errors --out results/conversations
+
+test: install $(STAMPS)/emulator validate conversations
 	$(PY) -m pytest -q
 
 test-unit: $(STAMPS)/app

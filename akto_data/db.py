@@ -44,9 +44,21 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+_schema_ready: set[str] = set()
+
+
 def create_schema(engine: Engine | None = None) -> None:
     """Create missing tables (idempotent)."""
-    Base.metadata.create_all(engine or get_engine())
+    engine = engine or get_engine()
+    Base.metadata.create_all(engine)
+    _schema_ready.add(str(engine.url))
+
+
+def ensure_schema() -> None:
+    """:func:`create_schema` once per process and database, for writers started on their own."""
+    if load_settings().database_url not in _schema_ready:
+        create_schema()
+        _schema_ready.add(load_settings().database_url)
 
 
 @contextmanager
@@ -62,3 +74,4 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _schema_ready.clear()

@@ -49,3 +49,32 @@ class ButtonPayload(Base):
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Feedback(Base):
+    """A 👍/👎 given after an informative answer, keyed by topic (intent name)."""
+
+    __tablename__ = "app_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    helpful: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UnansweredMessage(Base):
+    """A message the assistant could not handle, for staff review.
+
+    Holds the text (phone numbers and e-mails masked), why it is here, and the
+    topic the NLU guessed with its confidence. No chat id: staff review the
+    questions, not the people.
+    """
+
+    __tablename__ = "app_unanswered"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(32))  # "fallback" or "negative_feedback"
+    guessed_topic: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

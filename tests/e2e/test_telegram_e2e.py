@@ -137,3 +137,37 @@ async def test_webhook_mode_rejects_requests_without_telegrams_secret(rasa_stack
     finally:
         await person.aclose()
         await stop_bot(running)
+
+
+async def _inject(bot, update: dict) -> None:
+    """Updates the emulator cannot produce (edits, groups) go straight to the application."""
+    from telegram import Update
+
+    app = bot.front.application
+    await app.process_update(Update.de_json(update, app.bot))
+
+
+async def test_edited_message_is_not_reprocessed_and_the_user_is_told(bot, user):
+    now = int(time.time())
+    await _inject(bot, {"update_id": 900001, "edited_message": {
+        "message_id": 5, "date": now, "edit_date": now, "text": "c koi l'alternance",
+        "chat": {"id": user.user_id, "type": "private"},
+        "from": {"id": user.user_id, "is_bot": False, "first_name": "Léa"}}})
+    replies = await user.replies()
+    assert [m.text for m in replies] == [t("bot.edited")]
+
+
+async def test_in_a_group_the_bot_only_points_to_a_private_chat(bot, user):
+    group_id = -100000 - user.user_id
+    now = int(time.time())
+    sender = {"id": user.user_id, "is_bot": False, "first_name": "Léa"}
+    await _inject(bot, {"update_id": 900002, "message": {
+        "message_id": 6, "date": now, "text": "/start", "chat": {"id": group_id, "type": "group", "title": "Classe"},
+        "from": sender, "entities": [{"offset": 0, "length": 6, "type": "bot_command"}]}})
+    await _inject(bot, {"update_id": 900003, "message": {
+        "message_id": 7, "date": now, "text": "g 17 ans je cherche un patron",
+        "chat": {"id": group_id, "type": "group", "title": "Classe"}, "from": sender}})
+    group = type(user)(user.api, user.token, group_id)
+    replies = await group.replies()
+    await group.aclose()
+    assert [m.text for m in replies] == [t("bot.group_only_private", link="https://t.me/TestNameBot")]

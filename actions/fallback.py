@@ -1,0 +1,85 @@
+"""Two-step fallback and feedback; both feed the staff review log.
+
+Step 1: "Tu voulais dire … ?" with buttons for the one or two likeliest topics.
+Step 2 (a second miss in a row, or "Non, autre chose"): rephrase, menu, or a human.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.texts import response_text, user_events
+from akto_data.review import record_feedback, record_unanswered
+
+#: Intents never offered as "did you mean": they are not topics.
+NOT_TOPICS = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "stop"}
+MIN_SUGGESTION_CONFIDENCE = 0.08
+
+
+def suggestions(ranking: list[dict[str, Any]], domain: dict[str, Any], limit: int = 2) -> list[tuple[str, str]]:
+    """(label, intent) of the likeliest topics that have a label in the domain."""
+    found = []
+    for entry in ranking:
+        name = entry.get("name")
+        label = response_text(domain, f"utter_topic_{name}")
+        if name in NOT_TOPICS or label is None or entry.get("confidence", 0) < MIN_SUGGESTION_CONFIDENCE:
+            continue
+        found.append((label, name))
+        if len(found) == limit:
+            break
+    return found
+
+
+def best_guess(ranking: list[dict[str, Any]]) -> tuple[str | None, float | None]:
+    for entry in ranking:
+        if entry.get("name") != "nlu_fallback":
+            return entry.get("name"), entry.get("confidence")
+    return None, None
+
+
+class ActionFallback(Action):
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        latest = tracker.latest_message or {}
+        ranking = latest.get("intent_ranking") or []
+        guess, confidence = best_guess(ranking)
+        record_unanswered(latest.get("text") or "", "fallback", guess, confidence)
+        previous = user_events(tracker)[-2:-1]
+        second_miss = bool(previous) and previous[0].get("parse_data", {}).get("intent", {}).get("name") == "nlu_fallback"
+        options = suggestions(ranking, domain)
+        if second_miss or not options:
+            dispatcher.utter_message(response="utter_fallback_options")
+            return []
+        buttons = [{"title": label, "payload": f"/{intent}"} for label, intent in options]
+        buttons.append({"title": response_text(domain, "utter_fallback_other_button"), "payload": "/fallback_other"})
+        dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
+        return []
+
+
+class ActionStoreFeedback(Action):
+    def name(self) -> str:
+        return "action_store_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        helpful = (tracker.latest_message or {}).get("intent", {}).get("name") == "feedback_positive"
+        question = next(
+            (e for e in reversed(user_events(tracker))
+             if not e.get("parse_data", {}).get("intent", {}).get("name", "").startswith("feedback_")),
+            None,
+        )
+        intent = (question or {}).get("parse_data", {}).get("intent", {})
+        topic = intent.get("name") or "unknown"
+        record_feedback(topic, helpful)
+        if helpful:
+            dispatcher.utter_message(response="utter_feedback_thanks")
+        else:
+            record_unanswered((question or {}).get("text") or "", "negative_feedback", topic, intent.get("confidence"))
+            dispatcher.utter_message(response="utter_feedback_sorry")
+        return []

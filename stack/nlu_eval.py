@@ -1,0 +1,157 @@
+"""``make eval``: how well the assistant understands, on messages it never saw.
+
+Trains the model if needed, starts Rasa alone, and sends every message of the
+held-out set ``tests/nlu/heldout.yml`` (never used for training) to
+``/model/parse``. Prints per-topic precision/recall/F1, macro-F1, the most
+frequent confusions, the out-of-scope catch rate, the same figures for a simple
+baseline trained on the same data (TF-IDF + logistic regression), and the parse
+latency and throughput. ``--min-macro-f1`` / ``--min-oos`` turn targets into an
+exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_fscore_support
+from sklearn.pipeline import make_pipeline, make_union
+
+from akto_data.db import dispose_engines
+from akto_data.settings import PROJECT_ROOT, load_settings
+from stack.model import ensure_model
+from stack.services import Stack
+
+HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
+TRAINING_DIR = PROJECT_ROOT / "nlu"
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+#: Predictions that keep an out-of-scope message from getting a business answer.
+OOS_CAUGHT = {"out_of_scope", "nlu_fallback"}
+
+
+def plain(example: str) -> str:
+    """Text of an annotated example: ``g [19](age) ans`` -> ``g 19 ans``."""
+    return ANNOTATION.sub(r"\1", example).strip()
+
+
+def read_examples(paths: list[Path]) -> list[tuple[str, str]]:
+    pairs = []
+    for path in paths:
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            if "intent" not in block:
+                continue
+            for line in str(block.get("examples", "")).splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    pairs.append((plain(line[2:]), block["intent"]))
+    return pairs
+
+
+def scores(truth: list[str], predicted: list[str]) -> dict[str, object]:
+    labels = sorted(set(truth))
+    p, r, f, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    per_topic = {label: (p[i], r[i], f[i], int(support[i])) for i, label in enumerate(labels)}
+    oos = [pred for t, pred in zip(truth, predicted) if t == "out_of_scope"]
+    in_scope = [(t, pred) for t, pred in zip(truth, predicted) if t != "out_of_scope"]
+    return {
+        "per_topic": per_topic,
+        "macro_f1": sum(f) / len(f),
+        "accuracy": sum(t == pred for t, pred in zip(truth, predicted)) / len(truth),
+        "oos_catch": sum(pred in OOS_CAUGHT for pred in oos) / len(oos) if oos else float("nan"),
+        "fallback_rate": sum(pred == "nlu_fallback" for _, pred in in_scope) / len(in_scope),
+        "confusions": Counter((t, pred) for t, pred in zip(truth, predicted) if t != pred).most_common(12),
+    }
+
+
+def baseline_predictions(train: list[tuple[str, str]], texts: list[str]) -> list[str]:
+    features = make_union(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True),
+        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=True, sublinear_tf=True),
+    )
+    model = make_pipeline(features, LogisticRegression(max_iter=3000, C=10))
+    model.fit([t for t, _ in train], [i for _, i in train])
+    return list(model.predict(texts))
+
+
+def parse_all(rasa_url: str, texts: list[str], workers: int = 1) -> tuple[list[dict], list[float], float]:
+    latencies: list[float] = []
+
+    def one(client: httpx.Client, text: str) -> dict:
+        started = time.perf_counter()
+        response = client.post(f"{rasa_url}/model/parse", json={"text": text})
+        latencies.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        return response.json()
+
+    began = time.perf_counter()
+    with httpx.Client(timeout=30) as client, concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda text: one(client, text), texts))
+    return results, latencies, time.perf_counter() - began
+
+
+def report(name: str, result: dict[str, object]) -> None:
+    print(f"\n== {name} ==")
+    print(f"{'topic':28s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'n':>4s}")
+    for topic, (p, r, f, n) in result["per_topic"].items():  # type: ignore[union-attr]
+        print(f"{topic:28s} {p:6.2f} {r:6.2f} {f:6.2f} {n:4d}")
+    print(f"macro-F1 {result['macro_f1']:.3f} | accuracy {result['accuracy']:.3f} | "
+          f"out-of-scope caught {result['oos_catch']:.3f} | in-scope sent to fallback {result['fallback_rate']:.3f}")
+    print("most frequent confusions (truth -> predicted):")
+    for (truth, predicted), count in result["confusions"]:  # type: ignore[union-attr]
+        print(f"  {count:3d}  {truth} -> {predicted}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-macro-f1", type=float, default=None)
+    parser.add_argument("--min-oos", type=float, default=None)
+    parser.add_argument("--model", type=Path, default=None, help="evaluate this model instead of the current one")
+    args = parser.parse_args()
+
+    heldout = read_examples([HELDOUT])
+    train = read_examples(sorted(TRAINING_DIR.rglob("*.yml")))
+    texts, truth = [t for t, _ in heldout], [i for _, i in heldout]
+    overlap = {t.lower() for t, _ in train} & {t.lower() for t in texts}
+    print(f"held-out messages: {len(heldout)} ({len(set(truth))} topics); training examples: {len(train)}; "
+          f"held-out sentences found in training: {len(overlap)}")
+
+    model = args.model or ensure_model()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/eval.db"
+        dispose_engines()
+        settings = load_settings()
+        with Stack(settings, log_dir=Path(tmp)) as stack:
+            stack.start(stack.rasa_server(model))
+            stack.wait_healthy(timeout=300)
+            parsed, latencies, elapsed = parse_all(settings.rasa_url, texts)
+            _, _, elapsed_parallel = parse_all(settings.rasa_url, texts, workers=4)
+    predicted = [p["intent"]["name"] for p in parsed]
+    rasa = scores(truth, predicted)
+    base = scores(truth, baseline_predictions(train, texts))
+    report(f"Rasa pipeline ({model.name})", rasa)
+    report("Baseline: TF-IDF (char 1-5 + word 1-2) + logistic regression", base)
+    latencies.sort()
+    print(f"\n/model/parse latency: median {statistics.median(latencies):.1f} ms, "
+          f"p95 {latencies[int(0.95 * len(latencies)) - 1]:.1f} ms; throughput {len(texts) / elapsed:.1f} msg/s "
+          f"sequential, {len(texts) / elapsed_parallel:.1f} msg/s with 4 clients")
+    print(f"\nSUMMARY rasa macro-F1 {rasa['macro_f1']:.3f} oos {rasa['oos_catch']:.3f} | "
+          f"baseline macro-F1 {base['macro_f1']:.3f} oos {base['oos_catch']:.3f}")
+    failed = (args.min_macro_f1 is not None and rasa["macro_f1"] < args.min_macro_f1) or (
+        args.min_oos is not None and rasa["oos_catch"] < args.min_oos)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
