@@ -22,6 +22,9 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TRAIN_DIR = ROOT / "nlu"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+# Second held-out set, written later by someone who never saw the training data or
+# the first set: plain text, no entity annotations, minimum counts not enforced.
+HELDOUT_FRESH = ROOT / "tests" / "nlu" / "heldout_fresh.yml"
 
 INTENTS = """greet goodbye thank bot_challenge ask_help ask_apprenticeship ask_apprentice_pay
 ask_apprenticeship_age ask_contract_types ask_find_employer request_cfa_contact ask_recruiting_jobs
@@ -163,6 +166,14 @@ for intent, exs in held.items():
         if norm(ex) in held_seen:
             errors.append(f"duplicate held-out sentence {ex!r}")
         held_seen.add(norm(ex))
+
+# the fresh held-out set must not leak into training either
+for intent, exs in read_intents([HELDOUT_FRESH]).items():
+    if intent not in INTENTS:
+        errors.append(f"fresh held-out: unknown intent {intent}")
+    for ex, _ in exs:
+        if norm(ex) in train_norm:
+            errors.append(f"fresh held-out sentence found in training: {ex!r} ({intent})")
 
 for i in INTENTS:
     if len(train.get(i, [])) < MIN_TRAIN[i]:

@@ -1,0 +1,323 @@
+"""Schemas of the content files, checked entry by entry.
+
+Every problem becomes a :class:`ContentError` naming the file, the line, the entry
+and what to do. Nothing is imported while one error remains (see :mod:`.importer`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from akto_data.catalogue.yamlsource import ContentError, ContentFileError, LineDict, read
+
+TERRITORIES = ("guadeloupe", "martinique", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy",
+               "hexagone")
+INTEREST_TAGS = ("aider", "soigner", "contact", "manuel", "technique", "exterieur", "nature", "cuisine", "creatif",
+                 "organiser", "bouger", "proteger", "enfants", "conduire", "commerce", "equipe")
+AID_TOPICS = ("ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support",
+              "ask_employer_aid", "ask_aids")
+WHO_TO_ASK = ("cfa", "akto", "ladom", "action_logement", "employer")
+STATUSES = ("apprentice", "future_apprentice", "jobseeker", "employer")
+NEEDS = ("mobility", "licence", "housing", "money", "transport")
+UNITS = ("once", "per_month", "per_meal", "per_night", "up_to")
+ROME = re.compile(r"^[A-N]\d{4}$")
+ID = re.compile(r"^[a-z][a-z0-9_]*$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
+@dataclass
+class Checker:
+    """Collects errors for one file."""
+
+    file: str
+    errors: list[ContentError] = field(default_factory=list)
+
+    def error(self, node: Any, entry: str, problem: str, fix: str) -> None:
+        self.errors.append(ContentError(self.file, getattr(node, "line", 0), entry, problem, fix))
+
+    def need(self, node: dict, key: str, kind: type | tuple[type, ...], entry: str, fix: str) -> Any:
+        value = node.get(key) if isinstance(node, dict) else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            self.error(node, entry, f"« {key} » manquant", fix)
+            return None
+        if not isinstance(value, kind):
+            self.error(node, entry, f"« {key} » a un type inattendu ({type(value).__name__})", fix)
+            return None
+        return value
+
+    def one_of(self, node: dict, key: str, allowed: tuple[str, ...], entry: str) -> Any:
+        value = node.get(key)
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item not in allowed:
+                self.error(node, entry, f"« {key} » : valeur inconnue {item!r}", f"choisir parmi : {', '.join(allowed)}")
+        return value
+
+    def dates(self, node: dict, entry: str) -> None:
+        verified = self.need(node, "verified_on", date, entry, "ajouter verified_on: AAAA-MM-JJ (date de vérification)")
+        review = self.need(node, "review_on", date, entry, "ajouter review_on: AAAA-MM-JJ (date de prochaine vérification)")
+        if verified and review and review <= verified:
+            self.error(node, entry, "review_on n'est pas après verified_on", "mettre une date de révision future")
+        if verified and verified > date.today():
+            self.error(node, entry, f"verified_on {verified} est dans le futur", "mettre la date réelle de vérification")
+
+    def source(self, node: dict, entry: str) -> None:
+        self.need(node, "source", str, entry, "indiquer d'où vient l'information (texte, site, date)")
+
+    def unique(self, seen: dict[str, int], key: str, node: Any, entry: str) -> None:
+        if key in seen:
+            self.error(node, entry, f"identifiant en double (déjà ligne {seen[key]})", "donner un identifiant unique")
+        seen[key] = getattr(node, "line", 0)
+
+
+def _list(checker: Checker, data: Any, key: str) -> list[LineDict]:
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        checker.error(data, "", f"la liste « {key}: » est absente", f"le fichier doit commencer par « {key}: »")
+        return []
+    return data[key]
+
+
+def check_territories(data: Any, checker: Checker) -> list[dict]:
+    rows = _list(checker, data, "territories")
+    seen: dict[str, int] = {}
+    for row in rows:
+        tid = checker.need(row, "id", str, "?", "ajouter id")
+        entry = tid or "?"
+        if tid:
+            checker.one_of(row, "id", TERRITORIES, entry)
+            checker.unique(seen, tid, row, entry)
+        for key in ("name", "in_the", "locale", "timezone"):
+            checker.need(row, key, str, entry, f"ajouter {key}")
+    return rows
+
+
+def check_occupations(data: Any, checker: Checker) -> list[dict]:
+    rows = _list(checker, data, "occupations")
+    seen: dict[str, int] = {}
+    for row in rows:
+        rome = checker.need(row, "rome", str, "?", "ajouter le code ROME (5 caractères, ex. K2503)")
+        entry = rome or "?"
+        if rome and not ROME.match(rome):
+            checker.error(row, entry, f"code ROME invalide {rome!r}", "une lettre A-N puis 4 chiffres, ex. H2913")
+        if rome:
+            checker.unique(seen, rome, row, entry)
+        for key in ("name", "what_you_do", "where"):
+            checker.need(row, key, str, entry, f"ajouter {key} (phrase simple, en « tu »)")
+        checker.need(row, "qualities", list, entry, "lister 2 à 4 qualités")
+        if checker.need(row, "interests", list, entry, "lister 2 à 4 centres d'intérêt du quiz"):
+            checker.one_of(row, "interests", INTEREST_TAGS, entry)
+        diplomas = checker.need(row, "diplomas", list, entry, "lister au moins un diplôme {name, level}") or []
+        for diploma in diplomas:
+            checker.need(diploma, "name", str, entry, "donner le nom du diplôme")
+            level = diploma.get("level") if isinstance(diploma, dict) else None
+            if level not in (3, 4, 5, 6, 7):
+                checker.error(diploma, entry, f"niveau de diplôme {level!r} invalide",
+                              "3 CAP/BEP, 4 bac, 5 bac+2, 6 licence/BUT, 7 master")
+        for claim in row.get("recruits") or []:
+            checker.one_of(claim, "territory", TERRITORIES, entry)
+            if not isinstance(claim.get("recruits"), bool):
+                checker.error(claim, entry, "« recruits » doit valoir true ou false", "écrire recruits: true")
+            checker.source(claim, entry)
+            if not isinstance(claim.get("year"), int):
+                checker.error(claim, entry, "année de la source manquante", "ajouter year: AAAA")
+    return rows
+
+
+def check_aids(data: Any, checker: Checker) -> list[dict]:
+    rows = _list(checker, data, "aids")
+    seen: dict[str, int] = {}
+    for row in rows:
+        aid_id = checker.need(row, "id", str, "?", "ajouter id (minuscules_et_tirets_bas)")
+        entry = aid_id or "?"
+        if aid_id:
+            if not ID.match(aid_id):
+                checker.error(row, entry, "id invalide", "minuscules, chiffres et _ seulement")
+            checker.unique(seen, aid_id, row, entry)
+        for key in ("name", "summary", "how_to_apply"):
+            checker.need(row, key, str, entry, f"ajouter {key}")
+        checker.one_of(row, "topic", AID_TOPICS, entry)
+        checker.one_of(row, "who_to_ask", WHO_TO_ASK, entry)
+        rules = row.get("eligibility") or {}
+        for key, allowed in (("status", STATUSES), ("territories", TERRITORIES[:-1]),
+                             ("destinations", ("hexagone", "other_overseas")), ("needs", NEEDS),
+                             ("company_size", ("under_250", "from_250"))):
+            if key in rules:
+                checker.one_of(rules, key, allowed, entry)
+        periods = row.get("amounts")
+        if not isinstance(periods, list):
+            checker.error(row, entry, "« amounts » manquant", "mettre amounts: [] si aucun montant n'est publié")
+            periods = []
+        ordered = sorted(periods, key=lambda p: p.get("start") if isinstance(p.get("start"), date) else date.min)
+        for index, period in enumerate(ordered):
+            start, end = period.get("start"), period.get("end")
+            if not isinstance(start, date):
+                checker.error(period, entry, "période sans date de début", "ajouter start: AAAA-MM-JJ")
+                continue
+            if end is not None and (not isinstance(end, date) or end < start):
+                checker.error(period, entry, "fin de période invalide", "end: AAAA-MM-JJ après start, ou end: null")
+            if index:
+                previous_end = ordered[index - 1].get("end")
+                if previous_end is None:
+                    checker.error(period, entry, "la période précédente n'a pas de fin",
+                                  "donner une date end à la période précédente")
+                elif isinstance(previous_end, date) and start <= previous_end:
+                    checker.error(period, entry, "périodes qui se chevauchent",
+                                  "commencer après la fin de la période précédente")
+            for item in period.get("items") or []:
+                if not isinstance(item.get("amount"), (int, float)) or item["amount"] <= 0:
+                    checker.error(item, entry, "montant manquant ou négatif", "amount: 500 (en euros)")
+                checker.one_of(item, "unit", UNITS, entry)
+        checker.source(row, entry)
+        checker.dates(row, entry)
+    for row in rows:
+        for other in row.get("cumulates_with") or []:
+            if other not in seen:
+                checker.error(row, row.get("id", "?"), f"cumulates_with : aide inconnue {other!r}", "utiliser l'id d'une aide de ce fichier")
+    return rows
+
+
+def check_cfas(data: Any, checker: Checker, occupations: set[str]) -> list[dict]:
+    rows = _list(checker, data, "cfas")
+    seen: dict[str, int] = {}
+    for row in rows:
+        cfa_id = checker.need(row, "id", str, "?", "ajouter id (ex. mq_umih)")
+        entry = cfa_id or "?"
+        if cfa_id:
+            checker.unique(seen, cfa_id, row, entry)
+        checker.need(row, "name", str, entry, "ajouter name")
+        checker.need(row, "town", str, entry, "ajouter town")
+        checker.one_of(row, "territory", TERRITORIES[:-1], entry)
+        for training in checker.need(row, "trainings", list, entry, "lister les formations {rome, diploma, level}") or []:
+            if training.get("rome") not in occupations:
+                checker.error(training, entry, f"métier {training.get('rome')!r} absent de occupations.yml",
+                              "utiliser un code ROME de content/occupations.yml ou y ajouter le métier")
+            checker.need(training, "diploma", str, entry, "nom du diplôme préparé")
+            if training.get("level") not in (3, 4, 5, 6, 7):
+                checker.error(training, entry, "niveau invalide", "3 à 7")
+        checker.source(row, entry)
+        checker.dates(row, entry)
+    return rows
+
+
+def check_delivery(data: Any, checker: Checker, cfas: set[str]) -> dict[str, dict]:
+    if not isinstance(data, dict) or not isinstance(data.get("cfa_delivery"), dict):
+        checker.error(data, "", "« cfa_delivery: » absent", "le fichier doit commencer par « cfa_delivery: »")
+        return {}
+    for cfa_id, settings in data["cfa_delivery"].items():
+        if cfa_id not in cfas:
+            checker.error(settings, cfa_id, "CFA inconnu", "utiliser un id de content/cfas.yml")
+        email = (settings or {}).get("email")
+        if not email or not EMAIL.match(str(email)):
+            checker.error(settings, cfa_id, f"adresse e-mail invalide {email!r}", "ex. contact@cfa-exemple.fr")
+    return data["cfa_delivery"]
+
+
+def check_faq(data: Any, checker: Checker, topics: set[str]) -> list[dict]:
+    rows = _list(checker, data, "faq")
+    seen: dict[str, int] = {}
+    for row in rows:
+        topic = checker.need(row, "topic", str, "?", "ajouter topic (nom de l'intention)")
+        entry = topic or "?"
+        if topic:
+            checker.unique(seen, topic, row, entry)
+            if topics and topic not in topics:
+                checker.error(row, entry, "sujet inconnu du domaine Rasa", f"choisir parmi : {', '.join(sorted(topics))}")
+        checker.need(row, "answer", str, entry, "écrire la réponse (courte, en « tu »)")
+        checker.source(row, entry)
+        checker.dates(row, entry)
+    return rows
+
+
+def check_quiz(data: Any, checker: Checker) -> dict:
+    quiz = data.get("quiz") if isinstance(data, dict) else None
+    if not isinstance(quiz, dict):
+        checker.error(data, "", "« quiz: » absent", "le fichier doit commencer par « quiz: »")
+        return {}
+    questions = quiz.get("questions") or []
+    if not 8 <= len(questions) <= 12:
+        checker.error(quiz, "", f"{len(questions)} questions", "le quiz doit avoir de 8 à 12 questions")
+    for question in questions:
+        qid = question.get("id", "?")
+        checker.need(question, "text", str, qid, "écrire la question")
+        answers = question.get("answers") or []
+        if not 2 <= len(answers) <= 4:
+            checker.error(question, qid, f"{len(answers)} réponses", "2 à 4 réponses par question")
+        for answer in answers:
+            label = checker.need(answer, "label", str, qid, "écrire le texte du bouton")
+            if label and len(label) > 30:
+                checker.error(answer, qid, f"bouton trop long ({len(label)} caractères)", "30 caractères au plus")
+            for tag in (answer.get("tags") or {}):
+                if tag not in INTEREST_TAGS:
+                    checker.error(answer, qid, f"tag inconnu {tag!r}", f"choisir parmi : {', '.join(INTEREST_TAGS)}")
+    missing = [tag for tag in INTEREST_TAGS if tag not in (quiz.get("reasons") or {})]
+    if missing:
+        checker.error(quiz, "reasons", f"explication manquante pour {', '.join(missing)}",
+                      "ajouter « tag: \"aimes …\" » dans reasons")
+    return quiz
+
+
+def check_pay(data: Any, checker: Checker) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("grid"), list) or not isinstance(data.get("smic"), list):
+        checker.error(data, "", "« grid: » ou « smic: » absent", "voir le modèle en tête du fichier")
+        return {}
+    checker.source(data, "grille")
+    checker.dates(data, "grille")
+    for band in data["grid"]:
+        for year in (1, 2, 3):
+            value = band.get(f"year_{year}")
+            if not isinstance(value, (int, float)) or not 0 < value <= 100:
+                checker.error(band, f"{band.get('min_age')}-{band.get('max_age')} ans", f"year_{year} invalide",
+                              "un pourcentage du SMIC entre 1 et 100")
+    for group in data["smic"]:
+        for period in group.get("periods") or []:
+            checker.source(period, "SMIC")
+            if not isinstance(period.get("start"), date):
+                checker.error(period, "SMIC", "période sans date de début", "start: AAAA-MM-JJ")
+    return data
+
+
+@dataclass
+class Catalogue:
+    """Everything the content files say, once checked."""
+
+    territories: list[dict]
+    occupations: list[dict]
+    aids: list[dict]
+    cfas: list[dict]
+    delivery: dict[str, dict]
+    faq: list[dict]
+    quiz: dict
+    pay: dict
+
+
+def load_catalogue(directory: Path, topics: set[str] | None = None) -> Catalogue:
+    """Read and check every content file; raise :class:`ContentFileError` listing all problems."""
+    errors: list[ContentError] = []
+
+    def checked(name: str, check, *extra):  # type: ignore[no-untyped-def]
+        checker = Checker(name)
+        try:
+            result = check(read(directory / name), checker, *extra)
+        except ContentFileError as exc:
+            errors.extend(exc.errors)
+            return None
+        errors.extend(checker.errors)
+        return result
+
+    territories = checked("territories.yml", check_territories) or []
+    occupations = checked("occupations.yml", check_occupations) or []
+    aids = checked("aids.yml", check_aids) or []
+    cfas = checked("cfas.yml", check_cfas, {o.get("rome") for o in occupations}) or []
+    private = directory / "private" / "cfa_delivery.yml"
+    delivery_file = "private/cfa_delivery.yml" if private.exists() else "cfa_delivery.example.yml"
+    delivery = checked(delivery_file, check_delivery, {c.get("id") for c in cfas}) or {}
+    faq = checked("faq.yml", check_faq, topics or set()) or []
+    quiz = checked("quiz.yml", check_quiz) or {}
+    pay = checked("apprentice_pay.yml", check_pay) or {}
+    if errors:
+        raise ContentFileError(errors)
+    return Catalogue(territories, occupations, aids, cfas, delivery, faq, quiz, pay)
