@@ -13,12 +13,14 @@ RASA := $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help install run test test-unit test-e2e validate conversations model eval review bench lock clean
+.PHONY: help install run test test-unit test-e2e validate conversations content-check content-import model eval review bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
 	@echo "make test  - installe ce qu'il faut et passe tous les tests"
 	@echo "make model - entraîne le modèle Rasa si les données ont changé"
+	@echo "make content-check  - vérifie le contenu (schéma, sources, dates, exemples, Rasa)"
+	@echo "make content-import - importe content/ dans la base (tout ou rien)"
 	@echo "make eval  - compréhension mesurée sur le jeu de test mis de côté (+ baseline)"
 	@echo "make review - questions non comprises et avis 👍/👎 (pour l'équipe AKTO)"
 	@echo "make bench - mesure démarrage, mémoire et latence de la pile"
@@ -51,6 +53,12 @@ run: install
 
 model: install
 	$(PY) -m stack.model
+
+content-check: install
+	$(PY) -m akto_data.catalogue.check
+
+content-import: $(STAMPS)/app
+	$(PY) -m akto_data.catalogue.importer
 
 eval: install
 	$(PY) -m stack.nlu_eval

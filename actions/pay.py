@@ -8,10 +8,10 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from akto_data.content import territories
-from akto_data.i18n import long_date, money
+from actions.sourcing import source_lines
+from akto_data.catalogue.queries import apprentice_pay, territory
+from akto_data.i18n import money
 from akto_data.i18n import text as t
-from akto_data.pay import apprentice_pay
 
 NUMBER = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")
 YEAR = re.compile(r"\b([123])\s*(?:re|er|ère|ere|e|è|eme|ème|nd|nde)?\b", re.IGNORECASE)
@@ -57,7 +57,7 @@ class ValidatePayForm(FormValidationAction):
 
 
 def validate_territory_value(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-    if value in territories():
+    if isinstance(value, str) and territory(value) is not None:
         return {"territory": value}
     dispatcher.utter_message(response="utter_territory_invalid")
     return {"territory": None}
@@ -71,15 +71,14 @@ class ActionAnswerPay(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         age = parse_age(tracker.get_slot("age"))
         year = parse_contract_year(tracker.get_slot("contract_year"))
-        territory = territories().get(tracker.get_slot("territory") or "")
-        if age is None or year is None or territory is None:
+        place = territory(tracker.get_slot("territory") or "")
+        if age is None or year is None or place is None:
             dispatcher.utter_message(response="utter_default")
             return []
-        answer = apprentice_pay(age, int(year), territory.id)
-        sources = answer.grid_source + (f" ; SMIC : {answer.smic_source}" if answer.smic_source else "")
+        answer = apprentice_pay(age, int(year), place.id)
         values = {
             "age": age, "year_label": t(f"pay.year_label.{year}"), "percent": answer.percent,
-            "territory_in": territory.in_the, "sources": sources, "verified_on": long_date(answer.verified_on),
+            "territory_in": place.in_the, "sources": source_lines(answer.grid, answer.smic_source),
         }
         if answer.monthly_gross is None:
             dispatcher.utter_message(response="utter_pay_result_no_smic", **values)

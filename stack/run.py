@@ -13,6 +13,8 @@ import signal
 import sys
 import time
 
+from akto_data.catalogue.importer import domain_topics, import_catalogue
+from akto_data.catalogue.yamlsource import ContentFileError
 from akto_data.db import create_schema
 from akto_data.settings import load_dotenv, load_settings
 from stack.model import ensure_model
@@ -36,6 +38,8 @@ def main() -> int:
     try:
         model = ensure_model(say)
         create_schema()
+        report = import_catalogue(topics=domain_topics())
+        say("Catalogue (content/) chargé :\n" + "\n".join(report.lines()))
         with Stack(settings) as stack:
             def ready(service: Service) -> None:
                 say(f"{service.name:8s} prêt en {service.ready_after:5.1f} s — {service.where}")
@@ -57,6 +61,9 @@ def main() -> int:
 
             asyncio.run(ConsoleFront(settings).run())
             return 0
+    except ContentFileError as exc:
+        say(f"Contenu invalide, rien n'a été importé ni démarré :\n{exc}")
+        return 1
     except (StartupError, RuntimeError) as exc:
         say(f"Échec du démarrage : {exc}")
         return 1

@@ -7,6 +7,7 @@ Each writes its log to ``var/log/<name>.log``.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -24,6 +25,18 @@ from akto_data.settings import PROJECT_ROOT, Settings, var_dir
 
 APP_PYTHON = Path(sys.executable)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the launcher dies, even by SIGKILL.
+
+    Without it, a killed launcher would leave Rasa (1.2 GB) and the action server
+    running and holding their ports.
+    """
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 class StartupError(RuntimeError):
@@ -142,7 +155,7 @@ class Stack:
         service.started_at = time.monotonic()
         service.process = subprocess.Popen(
             service.command, cwd=PROJECT_ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
         )
         handle.close()
         self.services.append(service)

@@ -37,3 +37,12 @@ def postgres_db(monkeypatch):
     create_schema()
     yield POSTGRES_URL
     dispose_engines()
+
+
+@pytest.fixture
+def catalogue(sqlite_db):
+    """A fresh SQLite database with the real catalogue (content/) imported."""
+    from akto_data.catalogue.importer import import_catalogue
+
+    import_catalogue()
+    return sqlite_db

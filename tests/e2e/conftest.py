@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from akto_data.catalogue.importer import import_catalogue
 from akto_data.db import create_schema, dispose_engines
 from akto_data.settings import PROJECT_ROOT, Settings, load_settings
 from bot.telegram_front import TelegramFront
@@ -53,6 +54,7 @@ def base_settings(e2e_dir) -> Settings:
     os.environ["ACTION_SERVER_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
     dispose_engines()
     create_schema()
+    import_catalogue()
     return load_settings()
 
 

@@ -23,7 +23,15 @@ async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_s
     # The territory is remembered: recruiting occupations are not asked for it again.
     await user.say("et ki metier ki recrute ?")
     jobs = await user.replies(count=2)
-    assert "En Martinique" in jobs[0].text and "BMO" in jobs[0].text
+    listing = jobs[0]
+    assert "qui recrutent en Martinique" in listing.text and "Sources" in listing.text
+    assert len(listing.buttons) >= 3
+
+    # An occupation of the list opens its card, with the CFAs of the territory and a contact button.
+    await user.press(listing, "Agent de sécurité")
+    card = (await user.replies())[-1]
+    assert "Agent de sécurité" in card.text and "Ce que tu fais" in card.text and "recrute en Martinique" in card.text
+    assert any("Être contacté par un CFA" in title for title, _ in card.buttons)
 
 
 async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_review(user):

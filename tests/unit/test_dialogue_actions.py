@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback, ActionStoreFeedback
 from actions.pay import ActionAnswerPay, ValidatePayForm, parse_age, parse_contract_year
-from akto_data.pay import apprentice_pay
+from akto_data.catalogue.queries import apprentice_pay
 from akto_data.review import feedback_by_topic, unanswered
 
 DOMAIN = {"responses": {
@@ -48,21 +48,22 @@ def test_impossible_age_is_asked_again_with_the_rules():
     assert dispatcher.messages[0]["response"] == "utter_age_invalid"
 
 
-def test_unknown_territory_is_refused():
+def test_unknown_territory_is_refused(catalogue):
     dispatcher = CollectingDispatcher()
     assert ValidatePayForm().validate_territory("paris", dispatcher, tracker([]), {}) == {"territory": None}
 
 
-async def test_pay_answer_for_19_in_martinique_year_1():
+async def test_pay_answer_for_19_in_martinique_year_1(catalogue):
     dispatcher = CollectingDispatcher()
     await ActionAnswerPay().run(dispatcher, tracker([], {"age": "19", "contract_year": "1", "territory": "martinique"}), {})
     message = dispatcher.messages[0]
     assert message["response"] == "utter_pay_result"
     assert message["percent"] == 43 and message["amount"] == "783,90\u00a0€"
-    assert "D6222-26" in message["sources"] and message["territory_in"] == "en Martinique"
+    assert "D6222-26" in message["sources"] and "vérifié le" in message["sources"]
+    assert message["territory_in"] == "en Martinique"
 
 
-def test_mayotte_uses_its_own_smic():
+def test_mayotte_uses_its_own_smic(catalogue):
     on = date(2026, 11, 23)
     assert apprentice_pay(19, 1, "mayotte", on).monthly_gross < apprentice_pay(19, 1, "martinique", on).monthly_gross
 

@@ -1,0 +1,65 @@
+"""Answers read from the catalogue: FAQ topics and aids, always with their source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.sourcing import source_lines
+from akto_data.catalogue.queries import Sourced, aids_for_topic, amounts_on, faq
+from akto_data.i18n import money
+from akto_data.i18n import text as t
+
+
+def latest_intent(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+
+
+class ActionAnswerFaq(Action):
+    """FAQ topics (age limits, contracts, POEC, AKTO…): text and source from content/faq.yml."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        found = faq(latest_intent(tracker))
+        if found is None:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        answer, sourced = found
+        dispatcher.utter_message(text=f"{answer}\n\n{source_lines(sourced)}")
+        return []
+
+
+def aid_text(aid_id: str) -> str:
+    """One aid: name, amounts in force today, how to apply, source."""
+    current = amounts_on(aid_id)
+    aid = current.aid
+    lines = [t("aid.title", name=aid.name), aid.summary]
+    for item in current.items:
+        unit = item.get("unit", "once")
+        lines.append(t(f"aid.item.{unit}", amount=money(item["amount"]), condition=item.get("condition", "")).rstrip())
+    lines.append(t("aid.how", how_to_apply=aid.how_to_apply))
+    lines.append("")
+    lines.append(source_lines(Sourced(aid.source, aid.verified_on, aid.review_on)))
+    return "\n".join(lines)
+
+
+class ActionAnswerAid(Action):
+    """Questions about one kind of aid ("aide permis ?"): every aid of that topic, directly."""
+
+    def name(self) -> str:
+        return "action_answer_aid"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        found = aids_for_topic(latest_intent(tracker))
+        if not found:
+            dispatcher.utter_message(response="utter_ask_aids")
+            return []
+        for aid in found:
+            dispatcher.utter_message(text=aid_text(aid.id))
+        return []
