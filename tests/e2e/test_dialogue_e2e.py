@@ -44,3 +44,26 @@ async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_re
     assert any("Voir le menu" in title for m in first + second for title, _ in m.buttons)
     assert any("pas compris" in t or "Tu voulais dire" in t for t in texts)
     assert len(unanswered()) >= before + 2
+
+
+async def test_driving_licence_aid_question_gets_500_euros_with_its_source(user):
+    await user.say("aide au permis ?")
+    replies = await user.replies(count=2)
+    answer = replies[0].text
+    assert "500\u00a0€" in answer and "Source : " in answer and "vérifié le" in answer
+
+
+async def test_orientation_quiz_runs_to_its_results(user):
+    await user.say("/start quiz")
+    intro = (await user.replies(count=2))[-1]
+    await user.press(intro, "Lancer le quiz")
+    current = (await user.replies(count=2))[-1]
+    for _ in range(10):
+        assert current.text.startswith("Question") and current.buttons
+        await user.press(current, current.buttons[0][0])
+        current = (await user.replies())[-1]
+    assert "tu habites où" in current.text
+    await user.press(current, "Guadeloupe")
+    results = (await user.replies())[-1]
+    assert "en Guadeloupe" in results.text and "parce que tu" in results.text
+    assert len(results.buttons) == 3

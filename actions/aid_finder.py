@@ -1,0 +1,92 @@
+"""Short eligibility chat for aids: status, age, territory, plans to move, main need.
+
+Asked with buttons, one question at a time, skipping what the conversation already
+knows (age, territory). Ends with the aids that fit (amounts in force today, how
+to apply, who to ask, source). Progress lives in the ``aid_progress`` slot.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answers import aid_text
+from actions.pay import parse_age
+from akto_data.catalogue import queries
+from akto_data.catalogue.eligibility import Profile, eligible
+from akto_data.i18n import text as t
+
+#: (step, choices). Age choices are the ages representing each band of the rules.
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("status", ("apprentice", "future_apprentice", "jobseeker")),
+    ("age", ("16", "19", "23", "27", "30")),
+    ("territory", ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")),
+    ("destination", ("none", "hexagone", "other_overseas")),
+    ("need", ("licence", "housing", "transport", "money", "none")),
+)
+AGE_LABELS = {"16": "15-17 ans", "19": "18-20 ans", "23": "21-25 ans", "27": "26-29 ans", "30": "30 ans et +"}
+
+
+def label(step: str, choice: str) -> str:
+    if step == "age":
+        return AGE_LABELS[choice]
+    if step == "territory":
+        return queries.territory(choice).name
+    return t(f"aidfinder.{step}.{choice}")
+
+
+def payload(step: str, choice: str) -> str:
+    return "/aid_answer" + json.dumps({"aid_step": f"{step}:{choice}"}, separators=(",", ":"))
+
+
+class ActionAidFinder(Action):
+    def name(self) -> str:
+        return "action_aid_finder"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        try:
+            answers: dict[str, str] = {} if intent == "ask_aids" else json.loads(tracker.get_slot("aid_progress") or "{}")
+        except ValueError:
+            answers = {}
+        if intent == "ask_aids":
+            dispatcher.utter_message(text=t("aidfinder.intro"))
+        step_value = next(tracker.get_latest_entity_values("aid_step"), None)
+        if step_value and ":" in step_value:
+            step, _, choice = step_value.partition(":")
+            if any(step == name and choice in choices for name, choices in STEPS):
+                answers[step] = choice
+        known_age = parse_age(tracker.get_slot("age"))
+        if known_age is not None:
+            answers.setdefault("age", str(known_age))
+        if tracker.get_slot("territory") and queries.territory(tracker.get_slot("territory")):
+            answers.setdefault("territory", tracker.get_slot("territory"))
+        for step, choices in STEPS:
+            if step not in answers:
+                buttons = [{"title": label(step, c), "payload": payload(step, c)} for c in choices]
+                dispatcher.utter_message(text=t(f"aidfinder.ask.{step}"), buttons=buttons)
+                return [SlotSet("aid_progress", json.dumps(answers))]
+        profile = Profile(
+            age=int(answers["age"]), territory=answers["territory"], status=answers["status"],
+            destination=None if answers["destination"] == "none" else answers["destination"],
+            need=None if answers["need"] == "none" else answers["need"],
+        )
+        fits = eligible(queries.aids(), profile)
+        if not fits:
+            dispatcher.utter_message(text=t("aidfinder.none"))
+            return [SlotSet("aid_progress", None)]
+        dispatcher.utter_message(text=t("aidfinder.results"))
+        who = []
+        for fit in fits:
+            text = aid_text(fit.aid_id)
+            if fit.once_contract_signed:
+                text = text.replace("\n", f" {t('aidfinder.once_signed')}\n", 1)
+            dispatcher.utter_message(text=text)
+            who.append(t(f"aidfinder.who.{queries.aid(fit.aid_id).who_to_ask}"))
+        dispatcher.utter_message(text=t("aidfinder.ask_who", who=", ".join(dict.fromkeys(who))))
+        return [SlotSet("aid_progress", None)]

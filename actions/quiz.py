@@ -1,0 +1,103 @@
+"""The "Ici c'est ma place" orientation quiz, in the chat, with buttons.
+
+Questions and scoring come from the catalogue (content/quiz.yml): each answer adds
+points to interest tags; occupations are ranked by the points of their own tags,
+among those that recruit in the user's territory. Progress is kept in the
+``quiz_progress`` slot, so a young person who leaves can come back and go on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.occupations import occupation_payload
+from akto_data.catalogue import queries
+from akto_data.i18n import text as t
+
+TERRITORY_BUTTONS = ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")
+
+
+def tag_scores(quiz: dict[str, Any], answers: dict[str, int]) -> dict[str, int]:
+    scores: dict[str, int] = {}
+    for question in quiz["questions"]:
+        index = answers.get(question["id"])
+        if index is not None and 0 <= index < len(question["answers"]):
+            for tag, points in question["answers"][index]["tags"].items():
+                scores[tag] = scores.get(tag, 0) + points
+    return scores
+
+
+def best_matches(quiz: dict[str, Any], answers: dict[str, int], territory_id: str, count: int = 3
+                 ) -> list[tuple[Any, list[str]]]:
+    """The ``count`` recruiting occupations that fit best, each with the tags that explain it."""
+    scores = tag_scores(quiz, answers)
+    ranked = []
+    for job, _claim in queries.recruiting(territory_id):
+        interests = list(job.interests)
+        score = sum(scores.get(tag, 0) for tag in interests) / max(len(interests), 1)
+        reasons = sorted((tag for tag in interests if scores.get(tag)), key=lambda tag: -scores[tag])[:2]
+        ranked.append((score, job.name, job, reasons))
+    ranked.sort(key=lambda item: (-item[0], item[1]))
+    return [(job, reasons) for _score, _name, job, reasons in ranked[:count]]
+
+
+def load_progress(tracker: Tracker) -> dict[str, int]:
+    try:
+        return dict(json.loads(tracker.get_slot("quiz_progress") or "{}"))
+    except (TypeError, ValueError):
+        return {}
+
+
+class ActionQuiz(Action):
+    def name(self) -> str:
+        return "action_quiz"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        quiz = queries.document("quiz")
+        questions = quiz["questions"]
+        answers = load_progress(tracker)
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        choice = next(tracker.get_latest_entity_values("quiz_choice"), None)
+        if intent == "quiz_answer" and choice and "-" in choice:
+            qid, _, index = choice.rpartition("-")
+            if qid in {q["id"] for q in questions} and index.isdigit():
+                answers[qid] = int(index)
+        elif intent == "start_orientation":
+            if answers and len(answers) < len(questions):
+                dispatcher.utter_message(text=t("quiz.resume"))
+            else:
+                answers = {}
+                dispatcher.utter_message(text=t("quiz.start", count=len(questions)))
+
+        territory_id = tracker.get_slot("territory")
+        place = queries.territory(territory_id) if territory_id else None
+        remaining = [q for q in questions if q["id"] not in answers]
+        if remaining:
+            question = remaining[0]
+            number = questions.index(question) + 1
+            buttons = [{"title": a["label"], "payload": "/quiz_answer" + json.dumps(
+                {"quiz_choice": f"{question['id']}-{i}"}, separators=(",", ":"))}
+                for i, a in enumerate(question["answers"])]
+            dispatcher.utter_message(text=t("quiz.question", number=number, count=len(questions),
+                                            text=question["text"]), buttons=buttons)
+            return [SlotSet("quiz_progress", json.dumps(answers))]
+        if place is None or place.destination_only:
+            dispatcher.utter_message(text=t("quiz.where"), buttons=[
+                {"title": queries.territory(tid).name, "payload": "/quiz_answer" + json.dumps(
+                    {"territory": tid}, separators=(",", ":"))} for tid in TERRITORY_BUTTONS])
+            return [SlotSet("quiz_progress", json.dumps(answers))]
+        matches = best_matches(quiz, answers, place.id)
+        lines = [t("quiz.results", territory_in=place.in_the)]
+        for rank, (job, reasons) in enumerate(matches, start=1):
+            because = t("quiz.reasons_join").join(quiz["reasons"][tag] for tag in reasons) or quiz["reasons"]["equipe"]
+            lines.append(t("quiz.result_item", rank=rank, name=job.name, reasons=because))
+        lines.append(t("quiz.results_end"))
+        buttons = [{"title": job.name, "payload": occupation_payload("ask_occupation", job.rome)} for job, _ in matches]
+        dispatcher.utter_message(text="\n\n".join(lines), buttons=buttons)
+        return [SlotSet("quiz_progress", None)]

@@ -1,0 +1,77 @@
+"""Aid eligibility on ten profiles, and the chat that asks for them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.aid_finder import ActionAidFinder
+from akto_data.catalogue import queries
+from akto_data.catalogue.eligibility import Profile, eligible
+
+
+def ids(profile):
+    return {fit.aid_id for fit in eligible(queries.aids(), profile)}
+
+
+@pytest.mark.parametrize(("profile", "included", "excluded"), [
+    # 19, apprentice in Martinique, leaving for mainland France, needs housing
+    (Profile(19, "martinique", "apprentice", "hexagone", "housing"),
+     {"akto_mobility", "ladom_passport", "cadres_avenir", "mobili_jeune", "cfa_ancillary_costs", "akto_social_support"},
+     {"state_driving_licence", "employer_hiring_aid"}),
+    # 17, apprentice staying in Guadeloupe, wants the licence: too young for the licence aid
+    (Profile(17, "guadeloupe", "apprentice", None, "licence"), set(), {"state_driving_licence", "akto_mobility"}),
+    # 18, same: now old enough
+    (Profile(18, "guadeloupe", "apprentice", None, "licence"), {"state_driving_licence"}, {"akto_mobility"}),
+    # 22, apprentice in Réunion going to another territory
+    (Profile(22, "reunion", "apprentice", "other_overseas", None), {"akto_mobility", "ladom_passport"},
+     {"cadres_avenir"}),
+    # Cadres d'avenir only for Guadeloupe, Martinique, Saint-Martin
+    (Profile(20, "guyane", "apprentice", "hexagone", None), {"akto_mobility"}, {"cadres_avenir"}),
+    (Profile(20, "saint_martin", "apprentice", "hexagone", None), {"cadres_avenir"}, set()),
+    # not yet apprentice, 20, Mayotte, leaving: LADOM now, AKTO once the contract is signed
+    (Profile(20, "mayotte", "future_apprentice", "hexagone", None), {"ladom_passport", "akto_mobility"}, set()),
+    # 31 needing housing: Mobili-Jeune is for under 30
+    (Profile(31, "martinique", "apprentice", None, "housing"), {"cfa_ancillary_costs"}, {"mobili_jeune"}),
+    # in difficulty: social support
+    (Profile(24, "guyane", "apprentice", None, "money"), {"akto_social_support"}, {"state_driving_licence"}),
+    # jobseeker staying home, nothing special: no apprentice aid
+    (Profile(25, "reunion", "jobseeker", None, None), set(),
+     {"akto_mobility", "state_driving_licence", "akto_social_support", "mobili_jeune"}),
+])
+def test_eligibility_profiles(catalogue, profile, included, excluded):
+    found = ids(profile)
+    assert included <= found, found
+    assert not (excluded & found), found
+
+
+def test_future_apprentice_is_told_when_aid_starts(catalogue):
+    fits = {f.aid_id: f for f in eligible(queries.aids(), Profile(20, "mayotte", "future_apprentice", "hexagone", None))}
+    assert fits["akto_mobility"].once_contract_signed and not fits["ladom_passport"].once_contract_signed
+
+
+def tracker(intent, slots, step=None):
+    entities = [{"entity": "aid_step", "value": step}] if step else []
+    return Tracker("c", slots, {"intent": {"name": intent}, "entities": entities, "text": "x"}, [], False, None, {}, "")
+
+
+async def test_chat_skips_what_is_known_and_ends_with_aids_and_who_to_ask(catalogue):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAidFinder().run(dispatcher, tracker("ask_aids", {"age": "19", "territory": "martinique"}), {})
+    assert dispatcher.messages[1]["text"] == "Tu es déjà en apprentissage ?"
+    progress = events[0]["value"]
+    for step in ("status:apprentice", "destination:none"):
+        dispatcher = CollectingDispatcher()
+        events = await ActionAidFinder().run(
+            dispatcher, tracker("aid_answer", {"aid_progress": progress, "age": "19", "territory": "martinique"}, step), {})
+        progress = events[0]["value"]
+    assert "besoin" in dispatcher.messages[0]["text"]  # age and territory were not asked
+    dispatcher = CollectingDispatcher()
+    await ActionAidFinder().run(dispatcher, tracker("aid_answer", {"aid_progress": progress}, "need:licence"), {})
+    texts = [m["text"] for m in dispatcher.messages]
+    assert any("500\u00a0€" in x and "Source" in x for x in texts)
+    assert texts[-1].startswith("👉 À qui demander") and "ton CFA" in texts[-1]
+    assert json.loads(progress)["status"] == "apprentice"
