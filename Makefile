@@ -9,7 +9,7 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
-RASA := $(RASA_VENV)/bin/rasa
+RASA := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 

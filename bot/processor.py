@@ -33,7 +33,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             await coroutine
             return
         user = update.effective_user
-        if user is not None:
+        # Presses of our own buttons are not counted: each keyboard answers once, so
+        # they cannot flood, and a quiz taken quickly must not be cut short.
+        if user is not None and update.callback_query is None:
             admission = self._flood.admit(str(user.id))
             if admission is not Admission.ACCEPT:
                 coroutine.close()  # type: ignore[attr-defined]

@@ -60,27 +60,39 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
 
 
 def from_rasa(responses: list[dict[str, Any]]) -> list[OutgoingMessage]:
-    """Convert Rasa's answer to messages; buttons go on the last piece of their text."""
+    """Convert Rasa's answer to as few messages as possible.
+
+    Rasa's REST channel cuts every text at blank lines into separate messages; on
+    Telegram that would mean one bubble per paragraph, each paced a second apart.
+    Consecutive texts are joined back (blank line between them) until a response
+    with buttons closes the group: the buttons go under the last piece.
+    """
     messages: list[OutgoingMessage] = []
+    group: list[str] = []
+
+    def flush(buttons: tuple[Button, ...] = ()) -> None:
+        body = "\n\n".join(group)
+        group.clear()
+        if not body and not buttons:
+            return
+        pieces = split_text(body) if body else ["👇"]
+        messages.extend(OutgoingMessage(text=piece) for piece in pieces[:-1])
+        messages.append(OutgoingMessage(text=pieces[-1], buttons=buttons))
+
     for response in responses:
-        body_parts = []
         if response.get("text"):
-            body_parts.append(str(response["text"]))
+            group.append(str(response["text"]))
         if response.get("image"):
-            body_parts.append(t("bot.image_link", url=response["image"]))
+            group.append(t("bot.image_link", url=response["image"]))
         custom = response.get("custom")
         if isinstance(custom, dict) and custom.get("text"):
-            body_parts.append(str(custom["text"]))
+            group.append(str(custom["text"]))
         buttons = tuple(
             Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
             for b in response.get("buttons") or []
             if b.get("payload")
         )
-        body = "\n\n".join(body_parts)
-        if not body and not buttons:
-            continue
-        pieces = split_text(body) if body else ["👇"]
-        for piece in pieces[:-1]:
-            messages.append(OutgoingMessage(text=piece))
-        messages.append(OutgoingMessage(text=pieces[-1], buttons=buttons))
+        if buttons:
+            flush(buttons)
+    flush()
     return messages

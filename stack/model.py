@@ -9,6 +9,7 @@ stories (and only that) triggers a new training.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from akto_data.settings import PROJECT_ROOT, var_dir
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODELS_DIR = PROJECT_ROOT / "models"
-TRAINING_INPUTS = ("config.yml", "domain", "nlu", "stories")
+TRAINING_INPUTS = ("config.yml", "domain", "nlu", "stories", "rasa_components")
 
 
 def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
@@ -25,7 +26,7 @@ def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
     for name in TRAINING_INPUTS:
         path = root / name
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"}))
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".py"}))
         elif path.exists():
             files.append(path)
     return files
@@ -61,6 +62,7 @@ def ensure_model(log=print) -> Path:  # type: ignore[no-untyped-def]
             [str(RASA_BIN), "train", "--config", "config.yml", "--domain", "domain", "--data", "nlu", "stories",
              "--out", str(MODELS_DIR), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
             cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},  # rasa_components/ (custom NLU component)
         )
     if result.returncode != 0 or not target.exists():
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])

@@ -10,6 +10,7 @@ Exit 1 if anything must be fixed; stale facts are listed but do not fail.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def main() -> int:
     result = subprocess.run(
         [str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"), "data", "validate", "--domain", "domain", "--data",
          "nlu", "stories", "--config", "config.yml"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
     if result.returncode != 0:
         failed = True

@@ -22,7 +22,8 @@ async def test_console_front_greets_and_a_number_picks_a_menu_entry(rasa_stack, 
     transcript = out.getvalue()
     assert "assistant « Ici c'est ma place »" in transcript
     assert "  3. 💶 Les aides" in transcript
-    assert "aide au permis" in transcript.split("  3. 💶 Les aides", 1)[1]
+    assert "Tu es déjà en apprentissage ?" in transcript.split("  3. 💶 Les aides", 1)[1]
+    assert "  2. 🔎 Pas encore" in transcript  # the aid chat's choices, numbered in turn
 
 
 def _read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
@@ -62,8 +63,11 @@ def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_d
         assert "Salut" in menu or "Hello" in menu
         process.stdin.write("2\n".encode())
         process.stdin.flush()
-        answer = _read_until(process, "BMO", timeout=30)
-        assert "recrutent" in answer
+        _read_until(process, "7. Saint-Barthélemy", timeout=30)  # where do you live? (numbered)
+        process.stdin.write("1\n".encode())
+        process.stdin.flush()
+        answer = _read_until(process, "Sources", timeout=30)
+        assert "qui recrutent en Martinique" in answer
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=60) == 0
         assert "tout est arrêté proprement" in os.read(process.stdout.fileno(), 65536).decode()

@@ -14,11 +14,11 @@ async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_s
     where = (await user.replies())[-1]
     assert "Tu habites où" in where.text
     await user.press(where, "Martinique")
-    answer = await user.replies(count=2)
+    answer = await user.replies()
     text = answer[0].text
     assert "43 %" in text and "783,90" in text and "en Martinique" in text
     assert "D6222-26" in text and "vérifié le" in text
-    assert "utile" in answer[-1].text or "aidé" in answer[-1].text  # feedback question
+    assert "Ma réponse t'a aidé ?" in answer[-1].text and len(answer[-1].buttons) == 2  # 👍 / 👎
 
     # The territory is remembered: recruiting occupations are not asked for it again.
     await user.say("et ki metier ki recrute ?")
@@ -36,33 +36,33 @@ async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_s
 
 async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_review(user):
     before = len(unanswered())
-    await user.say("hmmm blblbl zzz")
-    first = await user.replies()
+    await user.say("jsp trop")
+    first = (await user.replies())[-1]
+    assert "Tu voulais dire" in first.text
+    assert [title for title, _ in first.buttons][-1] == "Non, autre chose"
     await user.say("qsdkjh ppppp")
-    second = await user.replies()
-    texts = [m.text for m in first + second]
-    assert any("Voir le menu" in title for m in first + second for title, _ in m.buttons)
-    assert any("pas compris" in t or "Tu voulais dire" in t for t in texts)
-    assert len(unanswered()) >= before + 2
+    second = (await user.replies())[-1]
+    assert "pas compris" in second.text and any("Voir le menu" in title for title, _ in second.buttons)
+    assert len(unanswered()) == before + 2
 
 
 async def test_driving_licence_aid_question_gets_500_euros_with_its_source(user):
     await user.say("aide au permis ?")
-    replies = await user.replies(count=2)
+    replies = await user.replies()
     answer = replies[0].text
     assert "500\u00a0€" in answer and "Source : " in answer and "vérifié le" in answer
 
 
 async def test_orientation_quiz_runs_to_its_results(user):
     await user.say("/start quiz")
-    intro = (await user.replies(count=2))[-1]
+    intro = (await user.replies())[-1]
     await user.press(intro, "Lancer le quiz")
-    current = (await user.replies(count=2))[-1]
+    current = (await user.replies())[-1]
     for _ in range(10):
-        assert current.text.startswith("Question") and current.buttons
+        assert "Question" in current.text and current.buttons
         await user.press(current, current.buttons[0][0])
         current = (await user.replies())[-1]
-    assert "tu habites où" in current.text
+    assert "tu habites où" in current.text, current.text
     await user.press(current, "Guadeloupe")
     results = (await user.replies())[-1]
     assert "en Guadeloupe" in results.text and "parce que tu" in results.text

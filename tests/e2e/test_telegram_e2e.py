@@ -18,8 +18,9 @@ MENU_TITLES = ["Découvrir des métiers", "métiers qui recrutent", "Les aides",
 
 async def test_slt_gets_greeting_and_menu_and_a_button_works_once(user):
     await user.say("slt")
-    replies = await user.replies(count=2)
+    replies = await user.replies()
     assert "assistant « Ici c'est ma place »" in replies[0].text
+    assert "Qu'est-ce qui t'intéresse ?" in replies[-1].text
     menu = replies[-1]
     assert [any(part in title for title, _ in menu.buttons) for part in MENU_TITLES] == [True] * 5
     assert all(len(data.encode()) <= 64 for _, data in menu.buttons)
@@ -27,7 +28,7 @@ async def test_slt_gets_greeting_and_menu_and_a_button_works_once(user):
 
     await user.press(menu, "Les aides")
     aids = await user.replies()
-    assert "aide au permis" in aids[0].text
+    assert "Tu es déjà en apprentissage ?" in aids[-1].text and aids[-1].buttons
     assert "👉 <b>💶 Les aides</b>" in await user.history_text(menu.message_id)  # the choice is shown (HTML)
 
     await user.press(menu, "Poser une question")  # same keyboard, second press
@@ -37,9 +38,9 @@ async def test_slt_gets_greeting_and_menu_and_a_button_works_once(user):
 
 async def test_deep_link_start_lands_in_the_cfa_flow_and_is_recorded(user):
     await user.say("/start cfa_972-umih")
-    replies = await user.replies(count=2)
-    assert "assistant « Ici c'est ma place »" in replies[0].text
-    assert "CFA" in replies[1].text and "centres de formation" in replies[1].text
+    text = "\n\n".join(m.text for m in await user.replies())
+    assert "assistant « Ici c'est ma place »" in text
+    assert "centres de formation" in text.split("Ici c'est ma place", 1)[1]
     assert chat_start_source(str(user.user_id)) == "cfa_972-umih"
 
 
@@ -56,7 +57,7 @@ async def test_typed_intent_payload_is_refused_and_never_reaches_rasa(user, base
 
 async def test_our_commands_trigger_their_intents(user):
     await user.say("/aide")
-    replies = await user.replies(count=2)
+    replies = await user.replies()
     assert "Je peux t'aider à" in replies[0].text
 
 
@@ -71,7 +72,7 @@ async def test_messages_of_one_chat_are_answered_in_order(user):
     await user.say("bonjour")
     await user.say("merci")
     await user.say("au revoir")
-    replies = await user.replies(count=4, timeout=30)
+    replies = await user.replies(count=3, timeout=30)
     texts = [m.text for m in replies]
     greeting = next(i for i, x in enumerate(texts) if "Ici c'est ma place" in x)
     thanks = next(i for i, x in enumerate(texts) if "plaisir" in x or "De rien" in x)
@@ -104,7 +105,7 @@ async def test_rasa_down_gets_an_apology_within_5s_and_the_message_is_answered_l
         assert first[0].text == t("bot.apology.unavailable")
         assert time.monotonic() - sent_at < 5.0
         await proxy.up()
-        later = await person.replies(count=2, timeout=20)
+        later = await person.replies(timeout=20)
         assert "assistant « Ici c'est ma place »" in later[0].text
     finally:
         await proxy.down()
@@ -131,9 +132,9 @@ async def test_webhook_mode_rejects_requests_without_telegrams_secret(rasa_stack
             assert forged.status_code == 403
             ok = await http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"})
             assert ok.status_code == 200
-        replies = await person.replies(count=2)
+        replies = await person.replies()
         assert "assistant « Ici c'est ma place »" in replies[0].text
-        assert len(replies) == 2  # the forged requests were not processed
+        assert len(replies) == 1  # the forged requests were not processed
     finally:
         await person.aclose()
         await stop_bot(running)

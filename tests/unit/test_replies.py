@@ -18,15 +18,16 @@ def test_html_is_escaped():
     assert OutgoingMessage("<b>Tom & Léa</b>").html() == "&lt;b&gt;Tom &amp; Léa&lt;/b&gt;"
 
 
-def test_rasa_answer_becomes_messages_with_buttons_on_the_last_piece():
+def test_rasa_paragraphs_are_joined_into_one_message_closed_by_buttons():
     responses = [
         {"recipient_id": "1", "text": "Salut"},
         {"recipient_id": "1", "text": "Menu", "buttons": [{"title": "Aides", "payload": "/ask_aids"}]},
+        {"recipient_id": "1", "text": "Paragraphe 1"},
+        {"recipient_id": "1", "text": "Source : X"},
         {"recipient_id": "1", "image": "https://example.org/a.png"},
         {"recipient_id": "1", "custom": {"kind": "analytics"}},
     ]
     messages = from_rasa(responses)
-    assert [m.text for m in messages][:2] == ["Salut", "Menu"]
-    assert messages[1].buttons[0].payload == "/ask_aids"
-    assert "https://example.org/a.png" in messages[2].text
-    assert len(messages) == 3  # a custom payload without text is not shown
+    assert messages[0].text == "Salut\n\nMenu" and messages[0].buttons[0].payload == "/ask_aids"
+    assert messages[1].text.startswith("Paragraphe 1\n\nSource : X") and "https://example.org/a.png" in messages[1].text
+    assert len(messages) == 2  # a custom payload without text adds nothing
