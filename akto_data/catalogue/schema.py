@@ -68,10 +68,18 @@ class Checker:
     def source(self, node: dict, entry: str) -> None:
         self.need(node, "source", str, entry, "indiquer d'où vient l'information (texte, site, date)")
 
-    def unique(self, seen: dict[str, int], key: str, node: Any, entry: str) -> None:
-        if key in seen:
-            self.error(node, entry, f"identifiant en double (déjà ligne {seen[key]})", "donner un identifiant unique")
-        seen[key] = getattr(node, "line", 0)
+    def identity(self, node: dict, key: str, seen: dict[str, int], fix: str,
+                 pattern: re.Pattern[str] | None = None, pattern_fix: str = "") -> str:
+        """The entry's identifier (``"?"`` if missing): present, well-formed, unique in the file."""
+        value = self.need(node, key, str, "?", fix)
+        if not value:
+            return "?"
+        if pattern is not None and not pattern.match(value):
+            self.error(node, value, f"{key} invalide {value!r}", pattern_fix)
+        if value in seen:
+            self.error(node, value, f"identifiant en double (déjà ligne {seen[value]})", "donner un identifiant unique")
+        seen[value] = getattr(node, "line", 0)
+        return value
 
 
 def _list(checker: Checker, data: Any, key: str) -> list[LineDict]:
@@ -85,11 +93,9 @@ def check_territories(data: Any, checker: Checker) -> list[dict]:
     rows = _list(checker, data, "territories")
     seen: dict[str, int] = {}
     for row in rows:
-        tid = checker.need(row, "id", str, "?", "ajouter id")
-        entry = tid or "?"
-        if tid:
+        entry = checker.identity(row, "id", seen, "ajouter id")
+        if entry != "?":
             checker.one_of(row, "id", TERRITORIES, entry)
-            checker.unique(seen, tid, row, entry)
         for key in ("name", "in_the", "locale", "timezone"):
             checker.need(row, key, str, entry, f"ajouter {key}")
     return rows
@@ -99,12 +105,8 @@ def check_occupations(data: Any, checker: Checker) -> list[dict]:
     rows = _list(checker, data, "occupations")
     seen: dict[str, int] = {}
     for row in rows:
-        rome = checker.need(row, "rome", str, "?", "ajouter le code ROME (5 caractères, ex. K2503)")
-        entry = rome or "?"
-        if rome and not ROME.match(rome):
-            checker.error(row, entry, f"code ROME invalide {rome!r}", "une lettre A-N puis 4 chiffres, ex. H2913")
-        if rome:
-            checker.unique(seen, rome, row, entry)
+        entry = checker.identity(row, "rome", seen, "ajouter le code ROME (5 caractères, ex. K2503)",
+                                 ROME, "une lettre A-N puis 4 chiffres, ex. H2913")
         for key in ("name", "what_you_do", "where"):
             checker.need(row, key, str, entry, f"ajouter {key} (phrase simple, en « tu »)")
         checker.need(row, "qualities", list, entry, "lister 2 à 4 qualités")
@@ -131,12 +133,8 @@ def check_aids(data: Any, checker: Checker) -> list[dict]:
     rows = _list(checker, data, "aids")
     seen: dict[str, int] = {}
     for row in rows:
-        aid_id = checker.need(row, "id", str, "?", "ajouter id (minuscules_et_tirets_bas)")
-        entry = aid_id or "?"
-        if aid_id:
-            if not ID.match(aid_id):
-                checker.error(row, entry, "id invalide", "minuscules, chiffres et _ seulement")
-            checker.unique(seen, aid_id, row, entry)
+        entry = checker.identity(row, "id", seen, "ajouter id (minuscules_et_tirets_bas)",
+                                 ID, "minuscules, chiffres et _ seulement")
         for key in ("name", "summary", "how_to_apply"):
             checker.need(row, key, str, entry, f"ajouter {key}")
         checker.one_of(row, "topic", AID_TOPICS, entry)
@@ -184,10 +182,7 @@ def check_cfas(data: Any, checker: Checker, occupations: set[str]) -> list[dict]
     rows = _list(checker, data, "cfas")
     seen: dict[str, int] = {}
     for row in rows:
-        cfa_id = checker.need(row, "id", str, "?", "ajouter id (ex. mq_umih)")
-        entry = cfa_id or "?"
-        if cfa_id:
-            checker.unique(seen, cfa_id, row, entry)
+        entry = checker.identity(row, "id", seen, "ajouter id (ex. mq_umih)", ID, "minuscules, chiffres et _ seulement")
         checker.need(row, "name", str, entry, "ajouter name")
         checker.need(row, "town", str, entry, "ajouter town")
         checker.one_of(row, "territory", TERRITORIES[:-1], entry)
@@ -220,11 +215,9 @@ def check_faq(data: Any, checker: Checker, topics: set[str]) -> list[dict]:
     rows = _list(checker, data, "faq")
     seen: dict[str, int] = {}
     for row in rows:
-        topic = checker.need(row, "topic", str, "?", "ajouter topic (nom de l'intention)")
-        entry = topic or "?"
-        if topic:
-            checker.unique(seen, topic, row, entry)
-            if topics and topic not in topics:
+        entry = checker.identity(row, "topic", seen, "ajouter topic (nom de l'intention)")
+        if entry != "?":
+            if topics and entry not in topics:
                 checker.error(row, entry, "sujet inconnu du domaine Rasa", f"choisir parmi : {', '.join(sorted(topics))}")
         checker.need(row, "answer", str, entry, "écrire la réponse (courte, en « tu »)")
         checker.source(row, entry)

@@ -15,6 +15,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from akto_data.models import Base
 
 
+class SourcedMixin:
+    """Where a fact comes from and when it was checked; past ``review_on`` it shows "à vérifier"."""
+
+    source: Mapped[str] = mapped_column(Text)
+    verified_on: Mapped[date] = mapped_column(Date)
+    review_on: Mapped[date] = mapped_column(Date)
+    to_verify: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class CatTerritory(Base):
     __tablename__ = "cat_territory"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -48,7 +57,7 @@ class CatRecruitment(Base):
     to_verify: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class CatAid(Base):
+class CatAid(SourcedMixin, Base):
     __tablename__ = "cat_aid"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
@@ -58,10 +67,6 @@ class CatAid(Base):
     who_to_ask: Mapped[str] = mapped_column(String(32))
     eligibility: Mapped[dict] = mapped_column(JSON)
     cumulates_with: Mapped[list] = mapped_column(JSON)
-    source: Mapped[str] = mapped_column(Text)
-    verified_on: Mapped[date] = mapped_column(Date)
-    review_on: Mapped[date] = mapped_column(Date)
-    to_verify: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CatAidPeriod(Base):
@@ -74,16 +79,12 @@ class CatAidPeriod(Base):
     items: Mapped[list] = mapped_column(JSON)
 
 
-class CatCfa(Base):
+class CatCfa(SourcedMixin, Base):
     __tablename__ = "cat_cfa"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     town: Mapped[str] = mapped_column(String(128))
     territory: Mapped[str] = mapped_column(String(32), index=True)
-    source: Mapped[str] = mapped_column(Text)
-    verified_on: Mapped[date] = mapped_column(Date)
-    review_on: Mapped[date] = mapped_column(Date)
-    to_verify: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CatCfaTraining(Base):
@@ -103,14 +104,10 @@ class CatCfaDelivery(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
 
 
-class CatFaq(Base):
+class CatFaq(SourcedMixin, Base):
     __tablename__ = "cat_faq"
     topic: Mapped[str] = mapped_column(String(64), primary_key=True)
     answer: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(Text)
-    verified_on: Mapped[date] = mapped_column(Date)
-    review_on: Mapped[date] = mapped_column(Date)
-    to_verify: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CatDocument(Base):
