@@ -71,6 +71,7 @@ class TelegramFront:
         self.pacer = ChatPacer(settings.chat_min_interval)
         self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)
         self.bot_username: str | None = None
+        self.application: Application | None = None
 
     # -- sending -------------------------------------------------------------------
     def sender(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> Send:
@@ -178,8 +179,6 @@ class TelegramFront:
                 await context.bot.send_message(update.effective_chat.id, t("bot.error"))
             except TelegramError:
                 log.exception("could not even apologise")
-
-    application: Application | None = None
 
     # -- wiring --------------------------------------------------------------------
     def build(self, request: BaseRequest | None = None, updates_request: BaseRequest | None = None) -> Application:
