@@ -15,7 +15,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from akto_data.models import Base
 from akto_data.settings import load_settings
 
 _engines: dict[str, Engine] = {}
@@ -48,10 +47,12 @@ _schema_ready: set[str] = set()
 
 
 def create_schema(engine: Engine | None = None) -> None:
-    """Create missing tables (idempotent)."""
+    """Bring the database to the latest schema with the Alembic migrations (idempotent)."""
+    from akto_data.migrate import upgrade
+
     engine = engine or get_engine()
-    Base.metadata.create_all(engine)
-    _schema_ready.add(str(engine.url))
+    upgrade(engine.url.render_as_string(hide_password=False))
+    _schema_ready.add(engine.url.render_as_string(hide_password=False))
 
 
 def ensure_schema() -> None:

@@ -30,7 +30,11 @@ def postgres_db(monkeypatch):
     from akto_data.models import Base
 
     engine = create_engine(POSTGRES_URL)
+    import akto_data.catalogue.tables  # noqa: F401  (so drop_all knows every table)
+
     Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
     dispose_engines()

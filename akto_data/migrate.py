@@ -1,0 +1,52 @@
+"""Database schema managed with Alembic (``akto_data/migrations/``).
+
+``python -m akto_data.migrate`` upgrades the configured database to the latest
+schema; ``python -m akto_data.migrate revision "message"`` writes a new migration
+from the difference between the models and the database (review it before commit).
+Works on SQLite (embedded default) and PostgreSQL (production).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect
+
+from akto_data.settings import load_settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", (url or load_settings().database_url).replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str | None = None) -> None:
+    """Bring the database to the latest schema (creates it from scratch if empty)."""
+    from akto_data.db import get_engine
+
+    config = alembic_config(url)
+    tables = set(inspect(get_engine(url)).get_table_names())
+    if "alembic_version" not in tables and "app_button_payload" in tables:
+        # A database created before migrations existed: it has the first revision's schema.
+        command.stamp(config, "0001")
+    command.upgrade(config, "head")
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["revision"]:
+        command.revision(alembic_config(), message=" ".join(argv[1:]) or "change", autogenerate=True)
+    else:
+        upgrade()
+        print("Schéma de la base à jour.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
