@@ -31,6 +31,7 @@ def postgres_db(monkeypatch):
 
     engine = create_engine(POSTGRES_URL)
     import akto_data.catalogue.tables  # noqa: F401  (so drop_all knows every table)
+    import akto_data.leads.models  # noqa: F401
 
     Base.metadata.drop_all(engine)
     with engine.begin() as connection:
@@ -50,3 +51,12 @@ def catalogue(sqlite_db):
 
     import_catalogue()
     return sqlite_db
+
+
+@pytest.fixture
+def catalogue_postgres(postgres_db):
+    """The real PostgreSQL with the catalogue imported (production setting)."""
+    from akto_data.catalogue.importer import import_catalogue
+
+    import_catalogue()
+    return postgres_db
