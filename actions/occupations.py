@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.sourcing import source_lines
 from akto_data.catalogue import queries
 from akto_data.i18n import text as t
 
@@ -65,10 +66,12 @@ class ActionRecruitingJobs(Action):
             dispatcher.utter_message(text=t("recruiting.none", territory_in=place.in_the))
             return []
         shown = listed[:MAX_LISTED]
-        sources = "; ".join(dict.fromkeys(f"{claim.source} ({claim.year})" for _, claim in shown))
+        sources = " ; ".join(dict.fromkeys(f"{claim.source} ({claim.year})" for _, claim in shown))
+        verified_on, review_on = queries.recruitment_checked()
         buttons = [{"title": job.name, "payload": occupation_payload("ask_occupation", job.rome)} for job, _ in shown]
         dispatcher.utter_message(
-            text=t("recruiting.list", territory_in=place.in_the) + "\n\n" + t("recruiting.sources", sources=sources),
+            text=t("recruiting.list", territory_in=place.in_the) + "\n\n"
+            + source_lines(queries.Sourced(sources, verified_on, review_on)),
             buttons=buttons,
         )
         return []

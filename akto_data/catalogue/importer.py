@@ -87,6 +87,7 @@ def rows_of(catalogue: Catalogue) -> dict[type, list[dict[str, Any]]]:
                              "verified_on": f["verified_on"], "review_on": f["review_on"],
                              "to_verify": bool(f.get("to_verify"))})
     rows[CatDocument].append({"name": "quiz", "data": jsonable(catalogue.quiz)})
+    rows[CatDocument].append({"name": "recruitment_checked", "data": jsonable(catalogue.occupations_checked)})
     rows[CatDocument].append({"name": "apprentice_pay", "data": jsonable(catalogue.pay)})
     return rows
 

@@ -80,6 +80,12 @@ def recruiting(territory_id: str) -> list[tuple[CatOccupation, CatRecruitment]]:
         return [(o, r) for o, r in session.execute(query)]
 
 
+def recruitment_checked() -> tuple[date, date]:
+    """When the "recruits" claims of occupations.yml were last checked, and when to check again."""
+    checked = document("recruitment_checked")
+    return date.fromisoformat(checked["verified_on"]), date.fromisoformat(checked["review_on"])
+
+
 def recruitment(rome: str, territory_id: str) -> CatRecruitment | None:
     with session_scope() as session:
         return session.get(CatRecruitment, (rome, territory_id))

@@ -103,6 +103,8 @@ def check_territories(data: Any, checker: Checker) -> list[dict]:
 
 def check_occupations(data: Any, checker: Checker) -> list[dict]:
     rows = _list(checker, data, "occupations")
+    if isinstance(data, dict):
+        checker.dates(data, "recrutements")  # when the "recruits" claims were last checked
     seen: dict[str, int] = {}
     for row in rows:
         entry = checker.identity(row, "rome", seen, "ajouter le code ROME (5 caractères, ex. K2503)",
@@ -279,6 +281,7 @@ class Catalogue:
 
     territories: list[dict]
     occupations: list[dict]
+    occupations_checked: dict
     aids: list[dict]
     cfas: list[dict]
     delivery: dict[str, dict]
@@ -302,7 +305,10 @@ def load_catalogue(directory: Path, topics: set[str] | None = None) -> Catalogue
         return result
 
     territories = checked("territories.yml", check_territories) or []
+    occupations_data = read(directory / "occupations.yml") if (directory / "occupations.yml").exists() else {}
     occupations = checked("occupations.yml", check_occupations) or []
+    occupations_checked = {k: occupations_data.get(k) for k in ("verified_on", "review_on")} \
+        if isinstance(occupations_data, dict) else {}
     aids = checked("aids.yml", check_aids) or []
     cfas = checked("cfas.yml", check_cfas, {o.get("rome") for o in occupations}) or []
     private = directory / "private" / "cfa_delivery.yml"
@@ -313,4 +319,4 @@ def load_catalogue(directory: Path, topics: set[str] | None = None) -> Catalogue
     pay = checked("apprentice_pay.yml", check_pay) or {}
     if errors:
         raise ContentFileError(errors)
-    return Catalogue(territories, occupations, aids, cfas, delivery, faq, quiz, pay)
+    return Catalogue(territories, occupations, occupations_checked, aids, cfas, delivery, faq, quiz, pay)

@@ -66,7 +66,7 @@ def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_d
         _read_until(process, "7. Saint-Barthélemy", timeout=30)  # where do you live? (numbered)
         process.stdin.write("1\n".encode())
         process.stdin.flush()
-        answer = _read_until(process, "Sources", timeout=30)
+        answer = _read_until(process, "vérifié le", timeout=30)
         assert "qui recrutent en Martinique" in answer
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=60) == 0

@@ -24,7 +24,7 @@ async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_s
     await user.say("et ki metier ki recrute ?")
     jobs = await user.replies(count=2)
     listing = jobs[0]
-    assert "qui recrutent en Martinique" in listing.text and "Sources" in listing.text
+    assert "qui recrutent en Martinique" in listing.text and "vérifié le" in listing.text
     assert len(listing.buttons) >= 3
 
     # An occupation of the list opens its card, with the CFAs of the territory and a contact button.

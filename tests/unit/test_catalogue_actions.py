@@ -23,7 +23,7 @@ async def run(action, trk):
 async def test_recruiting_list_is_per_territory_with_buttons_to_cards(catalogue):
     messages, _ = await run(ActionRecruitingJobs(), tracker("ask_recruiting_jobs", {"territory": "mayotte"}))
     buttons = messages[0]["buttons"]
-    assert "à Mayotte" in messages[0]["text"] and "Sources" in messages[0]["text"]
+    assert "à Mayotte" in messages[0]["text"] and "Source : " in messages[0]["text"] and "vérifié le" in messages[0]["text"]
     assert {b["title"] for b in buttons} >= {"Aide-soignant", "Maçon"}
     assert all(b["payload"].startswith('/ask_occupation{"occupation":"') for b in buttons)
 
