@@ -36,7 +36,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from akto_data.buttons import consume_button, register_buttons
+from akto_data.buttons import consume_button, purge_expired_buttons, register_buttons
 from akto_data.chats import touch_chat
 from akto_data.db import create_schema
 from akto_data.i18n import text as t
@@ -212,6 +212,7 @@ class TelegramFront:
 
     async def _post_init(self, app: Application) -> None:
         await asyncio.to_thread(create_schema)
+        await asyncio.to_thread(purge_expired_buttons)  # keyboards older than 30 days
         me = await app.bot.get_me()
         self.bot_username = me.username
         print(f"{READY_MARKER} @{me.username}", flush=True)
