@@ -40,13 +40,14 @@ from akto_data.buttons import consume_button, purge_expired_buttons, register_bu
 from akto_data.chats import touch_chat
 from akto_data.db import create_schema
 from akto_data.i18n import text as t
+from akto_data.privacy import erase_chat, what_we_hold
 from akto_data.settings import Settings
 from bot.conversation import MEDIA_TEXT_KEYS, Conversation, Send, UserAction
 from bot.guard import FloodLimiter
 from bot.pacing import ChatPacer
 from bot.processor import PerChatUpdateProcessor
 from bot.rasa_client import RasaClient
-from bot.replies import OutgoingMessage, TELEGRAM_TEXT_LIMIT
+from bot.replies import TELEGRAM_TEXT_LIMIT, Button, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ READY_MARKER = "BOT_READY"
 #: Path the webhook listens on; ``WEBHOOK_URL`` must end with it.
 WEBHOOK_PATH = "telegram"
 OUR_COMMANDS = ("aide", "annuler", "confidentialite")
+#: Payloads of buttons the bot answers itself (data rights), never sent to Rasa.
+ERASE_YES, ERASE_NO = "bot:erase-yes", "bot:erase-no"
+#: Slots shown by /mes_donnees (what the conversation remembered).
+REMEMBERED_SLOTS = ("territory", "age", "contract_year", "occupation", "diploma_level")
 MEDIA_FILTER = (
     filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.PHOTO | filters.VIDEO
     | filters.Sticker.ALL | filters.LOCATION | filters.VENUE | filters.Document.ALL
@@ -137,6 +142,9 @@ class TelegramFront:
             await self.sender(context, chat_id)(OutgoingMessage(t("bot.button_expired")))
             return
         await self._close_keyboard(query, stored.title)
+        if stored.payload in (ERASE_YES, ERASE_NO):
+            await self._erase(context, chat_id, confirmed=stored.payload == ERASE_YES)
+            return
         action = UserAction(str(chat_id), button_payload=stored.payload, metadata=self.metadata(update))
         await self._run(update, context, action)
 
@@ -154,6 +162,34 @@ class TelegramFront:
                 await query.edit_message_reply_markup(reply_markup=None)
         except TelegramError as exc:  # e.g. message too old to edit: the choice still counts
             log.info("could not close keyboard: %s", exc)
+
+    # -- data rights -----------------------------------------------------------------
+    async def on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/mes_donnees: what we hold, from our tables and from Rasa's memory of the chat."""
+        chat_id = update.effective_chat.id
+        held = await asyncio.to_thread(what_we_hold, str(chat_id))
+        slots = await self.rasa.remembered(str(chat_id), REMEMBERED_SLOTS)
+        send = self.sender(context, chat_id)
+        if held.first_seen is None and not slots and not held.leads:
+            await send(OutgoingMessage(t("privacy.nothing")))
+            return
+        none = t("privacy.none")
+        await send(OutgoingMessage(t(
+            "privacy.held", first_seen=held.first_seen or none, source=held.start_source or none,
+            remembered=", ".join(f"{k} = {v}" for k, v in slots.items()) or none,
+            leads="; ".join(held.leads) or none,
+        )))
+
+    async def on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/supprimer: asks for confirmation with two buttons."""
+        await self.sender(context, update.effective_chat.id)(OutgoingMessage(t("privacy.confirm"), (
+            Button(t("privacy.confirm_yes"), ERASE_YES), Button(t("privacy.confirm_no"), ERASE_NO))))
+
+    async def _erase(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, confirmed: bool) -> None:
+        if confirmed:
+            removed = await asyncio.to_thread(erase_chat, str(chat_id), self.settings.database_url)
+            log.info("erased chat data: %s", removed)
+        await self.sender(context, chat_id)(OutgoingMessage(t("privacy.erased" if confirmed else "privacy.kept")))
 
     async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -203,6 +239,8 @@ class TelegramFront:
                                        self.on_group))
         app.add_handler(CommandHandler("start", self.on_start, filters=private))
         app.add_handler(CommandHandler(list(OUR_COMMANDS), self.on_command, filters=private))
+        app.add_handler(CommandHandler("mes_donnees", self.on_my_data, filters=private))
+        app.add_handler(CommandHandler("supprimer", self.on_erase, filters=private))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(filters.TEXT & private & filters.UpdateType.MESSAGE, self.on_text))
         app.add_handler(MessageHandler(MEDIA_FILTER & private & filters.UpdateType.MESSAGE, self.on_media))
