@@ -45,6 +45,7 @@ def main() -> int:
                 say(f"{service.name:8s} prêt en {service.ready_after:5.1f} s — {service.where}")
 
             stack.start(stack.action_server())
+            stack.start(stack.outbox_worker())
             stack.start(stack.rasa_server(model))
             say("Démarrage de Rasa et du serveur d'actions (Rasa met 45 à 80 s)…")
             stack.wait_healthy(timeout=240, on_ready=ready)

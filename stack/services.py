@@ -142,6 +142,10 @@ class Stack:
             where=self.settings.rasa_url,
         )
 
+    def outbox_worker(self) -> Service:
+        return Service("outbox", [str(APP_PYTHON), "-m", "akto_data.leads.worker"], _log_has("OUTBOX_READY"),
+                       where="e-mails des demandes aux CFA (SMTP_HOST/SMTP_PORT)")
+
     def telegram_bot(self) -> Service:
         mode = f"webhook {self.settings.webhook_url}" if self.settings.webhook_url else "long polling"
         return Service("bot", [str(APP_PYTHON), "-m", "bot"], _log_has("BOT_READY"),

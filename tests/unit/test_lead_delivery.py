@@ -88,3 +88,20 @@ def test_qualification_score_rules():
     assert qualification_score(lead_data(), 3) == 20 + 15 + 15 + 15
     assert qualification_score(lead_data(has_employer=True, mobility="hexagone"), 3) == 100
     assert qualification_score(lead_data(age=40, diploma_level=6, start_when="plus tard", contact_value=""), 3) == 0
+
+
+def test_csv_export_of_a_cfa_for_a_date_range(catalogue, tmp_path):
+    import csv
+    from datetime import date
+
+    from akto_data.leads.export import main
+
+    create_lead(lead_data(chat_id="1"), "v1")
+    create_lead(lead_data(chat_id="2", cfa_id="mq_cma", rome="D1102", training="CAP Boulanger"), "v1")
+    out = tmp_path / "leads.csv"
+    today = utcnow().date()
+    assert main(["mq_umih", "--from", str(today), "--to", str(today), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig"), delimiter=";"))
+    assert [(r["first_name"], r["training"], r["reasons"]) for r in rows] == [("Léa", "CAP Cuisine", "places, pay")]
+    assert main(["mq_umih", "--from", str(date(2020, 1, 1)), "--to", str(date(2020, 12, 31)), "--out", str(out)]) == 0
+    assert len(list(csv.DictReader(out.open(encoding="utf-8-sig"), delimiter=";"))) == 0
