@@ -16,7 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import aid_text
 from actions.pay import parse_age
+from actions.texts import intent_payload, latest_intent
 from akto_data.catalogue import queries
+from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.catalogue.eligibility import Profile, eligible
 from akto_data.i18n import text as t
 
@@ -24,7 +26,7 @@ from akto_data.i18n import text as t
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("status", ("apprentice", "future_apprentice", "jobseeker")),
     ("age", ("16", "19", "23", "27", "30")),
-    ("territory", ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")),
+    ("territory", HOME_TERRITORIES),
     ("destination", ("none", "hexagone", "other_overseas")),
     ("need", ("licence", "housing", "transport", "money", "none")),
 )
@@ -40,7 +42,7 @@ def label(step: str, choice: str) -> str:
 
 
 def payload(step: str, choice: str) -> str:
-    return "/aid_answer" + json.dumps({"aid_step": f"{step}:{choice}"}, separators=(",", ":"))
+    return intent_payload("aid_answer", aid_step=f"{step}:{choice}")
 
 
 class ActionAidFinder(Action):
@@ -49,7 +51,7 @@ class ActionAidFinder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         try:
             answers: dict[str, str] = {} if intent == "ask_aids" else json.loads(tracker.get_slot("aid_progress") or "{}")
         except ValueError:

@@ -8,13 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.sourcing import source_lines
+from actions.texts import latest_intent
 from akto_data.catalogue.queries import Sourced, aids_for_topic, amounts_on, faq
 from akto_data.i18n import money
 from akto_data.i18n import text as t
-
-
-def latest_intent(tracker: Tracker) -> str:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
 
 
 class ActionAnswerFaq(Action):

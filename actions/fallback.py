@@ -11,7 +11,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.texts import response_text, user_events
+from actions.texts import event_intent, intent_payload, latest_intent, parsed_intent, response_text, user_events
 from akto_data.review import record_feedback, record_unanswered
 
 #: Intents never offered as "did you mean": they are not topics.
@@ -51,13 +51,14 @@ class ActionFallback(Action):
         guess, confidence = best_guess(ranking)
         record_unanswered(latest.get("text") or "", "fallback", guess, confidence)
         previous = user_events(tracker)[-2:-1]
-        second_miss = bool(previous) and previous[0].get("parse_data", {}).get("intent", {}).get("name") == "nlu_fallback"
+        second_miss = bool(previous) and event_intent(previous[0]) == "nlu_fallback"
         options = suggestions(ranking, domain)
         if second_miss or not options:
             dispatcher.utter_message(response="utter_fallback_options")
             return []
-        buttons = [{"title": label, "payload": f"/{intent}"} for label, intent in options]
-        buttons.append({"title": response_text(domain, "utter_fallback_other_button"), "payload": "/fallback_other"})
+        buttons = [{"title": label, "payload": intent_payload(intent)} for label, intent in options]
+        buttons.append({"title": response_text(domain, "utter_fallback_other_button"),
+                        "payload": intent_payload("fallback_other")})
         dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
         return []
 
@@ -68,13 +69,9 @@ class ActionStoreFeedback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        helpful = (tracker.latest_message or {}).get("intent", {}).get("name") == "feedback_positive"
-        question = next(
-            (e for e in reversed(user_events(tracker))
-             if not e.get("parse_data", {}).get("intent", {}).get("name", "").startswith("feedback_")),
-            None,
-        )
-        intent = (question or {}).get("parse_data", {}).get("intent", {})
+        helpful = latest_intent(tracker) == "feedback_positive"
+        question = next((e for e in reversed(user_events(tracker)) if not event_intent(e).startswith("feedback_")), None)
+        intent = parsed_intent((question or {}).get("parse_data"))
         topic = intent.get("name") or "unknown"
         record_feedback(topic, helpful)
         if helpful:

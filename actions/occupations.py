@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -10,15 +9,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.sourcing import source_lines
+from actions.texts import intent_payload
 from akto_data.catalogue import queries
 from akto_data.i18n import text as t
 
 #: Buttons shown at most in the list (Telegram keyboards stay readable on a phone).
 MAX_LISTED = 8
-
-
-def occupation_payload(intent: str, rome: str) -> str:
-    return f"/{intent}" + json.dumps({"occupation": rome}, separators=(",", ":"))
 
 
 def occupation_card(rome: str, territory_id: str | None) -> tuple[str, list[dict[str, str]]] | None:
@@ -43,9 +39,9 @@ def occupation_card(rome: str, territory_id: str | None) -> tuple[str, list[dict
             lines.append(t("occupation.cfas_here", territory_in=place.in_the, items=items))
         else:
             lines.append(t("occupation.no_cfa_here", territory_in=place.in_the))
-    buttons = [{"title": t("occupation.contact_button"), "payload": occupation_payload("request_cfa_contact", rome)}]
+    buttons = [{"title": t("occupation.contact_button"), "payload": intent_payload("request_cfa_contact", occupation=rome)}]
     if place is not None:
-        buttons.append({"title": t("occupation.other_jobs_button"), "payload": "/ask_recruiting_jobs"})
+        buttons.append({"title": t("occupation.other_jobs_button"), "payload": intent_payload("ask_recruiting_jobs")})
     return "\n\n".join(lines), buttons
 
 
@@ -68,7 +64,7 @@ class ActionRecruitingJobs(Action):
         shown = listed[:MAX_LISTED]
         sources = " ; ".join(dict.fromkeys(f"{claim.source} ({claim.year})" for _, claim in shown))
         verified_on, review_on = queries.recruitment_checked()
-        buttons = [{"title": job.name, "payload": occupation_payload("ask_occupation", job.rome)} for job, _ in shown]
+        buttons = [{"title": job.name, "payload": intent_payload("ask_occupation", occupation=job.rome)} for job, _ in shown]
         dispatcher.utter_message(
             text=t("recruiting.list", territory_in=place.in_the) + "\n\n"
             + source_lines(queries.Sourced(sources, verified_on, review_on)),

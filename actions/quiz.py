@@ -15,11 +15,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.occupations import occupation_payload
+from actions.texts import intent_payload, latest_intent
 from akto_data.catalogue import queries
+from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.i18n import text as t
-
-TERRITORY_BUTTONS = ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")
 
 
 def tag_scores(quiz: dict[str, Any], answers: dict[str, int]) -> dict[str, int]:
@@ -62,7 +61,7 @@ class ActionQuiz(Action):
         quiz = queries.document("quiz")
         questions = quiz["questions"]
         answers = load_progress(tracker)
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         choice = next(tracker.get_latest_entity_values("quiz_choice"), None)
         if intent == "quiz_answer" and choice and "-" in choice:
             qid, _, index = choice.rpartition("-")
@@ -81,16 +80,15 @@ class ActionQuiz(Action):
         if remaining:
             question = remaining[0]
             number = questions.index(question) + 1
-            buttons = [{"title": a["label"], "payload": "/quiz_answer" + json.dumps(
-                {"quiz_choice": f"{question['id']}-{i}"}, separators=(",", ":"))}
-                for i, a in enumerate(question["answers"])]
+            buttons = [{"title": a["label"], "payload": intent_payload("quiz_answer", quiz_choice=f"{question['id']}-{i}")}
+                       for i, a in enumerate(question["answers"])]
             dispatcher.utter_message(text=t("quiz.question", number=number, count=len(questions),
                                             text=question["text"]), buttons=buttons)
             return [SlotSet("quiz_progress", json.dumps(answers))]
         if place is None or place.destination_only:
             dispatcher.utter_message(text=t("quiz.where"), buttons=[
-                {"title": queries.territory(tid).name, "payload": "/quiz_answer" + json.dumps(
-                    {"territory": tid}, separators=(",", ":"))} for tid in TERRITORY_BUTTONS])
+                {"title": queries.territory(tid).name, "payload": intent_payload("quiz_answer", territory=tid)}
+                for tid in HOME_TERRITORIES])
             return [SlotSet("quiz_progress", json.dumps(answers))]
         matches = best_matches(quiz, answers, place.id)
         lines = [t("quiz.results", territory_in=place.in_the)]
@@ -98,6 +96,6 @@ class ActionQuiz(Action):
             because = t("quiz.reasons_join").join(quiz["reasons"][tag] for tag in reasons) or quiz["reasons"]["equipe"]
             lines.append(t("quiz.result_item", rank=rank, name=job.name, reasons=because))
         lines.append(t("quiz.results_end"))
-        buttons = [{"title": job.name, "payload": occupation_payload("ask_occupation", job.rome)} for job, _ in matches]
+        buttons = [{"title": job.name, "payload": intent_payload("ask_occupation", occupation=job.rome)} for job, _ in matches]
         dispatcher.utter_message(text="\n\n".join(lines), buttons=buttons)
         return [SlotSet("quiz_progress", None)]

@@ -57,9 +57,10 @@ def create_schema(engine: Engine | None = None) -> None:
 
 def ensure_schema() -> None:
     """:func:`create_schema` once per process and database, for writers started on their own."""
-    if load_settings().database_url not in _schema_ready:
+    url = load_settings().database_url
+    if url not in _schema_ready:
         create_schema()
-        _schema_ready.add(load_settings().database_url)
+        _schema_ready.add(url)
 
 
 @contextmanager

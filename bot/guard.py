@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -48,7 +49,7 @@ class FloodLimiter:
 
     max_messages: int
     window: float
-    clock: "callable[[], float]" = time.monotonic  # type: ignore[valid-type]
+    clock: Callable[[], float] = time.monotonic
     _events: dict[str, deque[float]] = field(default_factory=dict)
     _warned: dict[str, bool] = field(default_factory=dict)
 

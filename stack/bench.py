@@ -6,18 +6,14 @@ throw-away SQLite file so it never touches the real data.
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from akto_data.db import dispose_engines
-from akto_data.settings import load_settings
 from stack.model import ensure_model
-from stack.services import Stack
+from stack.services import scratch_stack
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -47,35 +43,27 @@ def main() -> None:
     began = time.monotonic()
     model = ensure_model()
     model_seconds = time.monotonic() - began
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
-        dispose_engines()
-        settings = load_settings()
-        started = time.monotonic()
-        with Stack(settings, log_dir=Path(tmp) / "log") as stack:
-            stack.start(stack.action_server())
-            stack.start(stack.rasa_server(model))
-            stack.wait_healthy(timeout=300)
-            ready = time.monotonic() - started
-            url = f"{settings.rasa_url}/webhooks/rest/webhook"
-            messages = ["slt", "c koi l'alternance", "aide permis ?", "merci", "ki metier ki recrute en gwada"]
-            latencies = []
-            with httpx.Client(timeout=30) as http:
-                for i in range(40):
-                    t0 = time.perf_counter()
-                    http.post(url, json={"sender": f"bench-{i % 8}", "message": messages[i % len(messages)]})
-                    latencies.append((time.perf_counter() - t0) * 1000)
-            print(f"model check/training       : {model_seconds:6.1f} s ({model.name})")
-            print(f"Rasa + actions ready in    : {ready:6.1f} s (warm start, model already trained)")
-            for service in stack.services:
-                print(f"  {service.name:8s} ready after  : {service.ready_after:6.1f} s, "
-                      f"memory {tree_rss_mb(service.process.pid):7.0f} MB")
-            total = sum(tree_rss_mb(s.process.pid) for s in stack.services)
-            print(f"stack memory (RSS, no bot) : {total:6.0f} MB")
-            latencies.sort()
-            print(f"answer latency, 40 msgs    : median {statistics.median(latencies):.0f} ms, "
-                  f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.0f} ms")
-
+    started = time.monotonic()
+    with scratch_stack(model, with_actions=True) as (stack, settings):
+        ready = time.monotonic() - started
+        url = f"{settings.rasa_url}/webhooks/rest/webhook"
+        messages = ["slt", "c koi l'alternance", "aide permis ?", "merci", "ki metier ki recrute en gwada"]
+        latencies = []
+        with httpx.Client(timeout=30) as http:
+            for i in range(40):
+                t0 = time.perf_counter()
+                http.post(url, json={"sender": f"bench-{i % 8}", "message": messages[i % len(messages)]})
+                latencies.append((time.perf_counter() - t0) * 1000)
+        print(f"model check/training       : {model_seconds:6.1f} s ({model.name})")
+        print(f"Rasa + actions ready in    : {ready:6.1f} s (warm start, model already trained)")
+        for service in stack.services:
+            print(f"  {service.name:8s} ready after  : {service.ready_after:6.1f} s, "
+                  f"memory {tree_rss_mb(service.process.pid):7.0f} MB")
+        total = sum(tree_rss_mb(s.process.pid) for s in stack.services)
+        print(f"stack memory (RSS, no bot) : {total:6.0f} MB")
+        latencies.sort()
+        print(f"answer latency, 40 msgs    : median {statistics.median(latencies):.0f} ms, "
+              f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.0f} ms")
 
 if __name__ == "__main__":
     main()

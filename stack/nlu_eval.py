@@ -14,52 +14,29 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import os
-import re
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.pipeline import make_pipeline, make_union
 
-from akto_data.db import dispose_engines
-from akto_data.settings import PROJECT_ROOT, load_settings
+from akto_data.nlu_examples import read_examples
+from akto_data.settings import PROJECT_ROOT
 from stack.model import ensure_model
-from stack.services import Stack
+from stack.services import scratch_stack
 
 #: Held-out sets, never trained on. The first was written with the training data;
 #: the second later, by someone who saw neither the training data nor the first set.
 HELDOUT_SETS = (PROJECT_ROOT / "tests" / "nlu" / "heldout.yml", PROJECT_ROOT / "tests" / "nlu" / "heldout_fresh.yml")
 TRAINING_DIR = PROJECT_ROOT / "nlu"
-ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 #: Predictions that keep an out-of-scope message from getting a business answer.
 OOS_CAUGHT = {"out_of_scope", "nlu_fallback"}
-
-
-def plain(example: str) -> str:
-    """Text of an annotated example: ``g [19](age) ans`` -> ``g 19 ans``."""
-    return ANNOTATION.sub(r"\1", example).strip()
-
-
-def read_examples(paths: list[Path]) -> list[tuple[str, str]]:
-    pairs = []
-    for path in paths:
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
-            if "intent" not in block:
-                continue
-            for line in str(block.get("examples", "")).splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    pairs.append((plain(line[2:]), block["intent"]))
-    return pairs
 
 
 def scores(truth: list[str], predicted: list[str]) -> dict[str, object]:
@@ -124,38 +101,32 @@ def main() -> int:
     parser.add_argument("--dump", type=Path, default=None, help="write every parse result (JSON) for analysis")
     args = parser.parse_args()
 
-    train = read_examples(sorted(TRAINING_DIR.rglob("*.yml")))
-    sets = [(path, read_examples([path])) for path in HELDOUT_SETS if path.exists()]
+    train = [(e.text, e.intent) for e in read_examples(sorted(TRAINING_DIR.rglob("*.yml")))]
+    sets = [(path, [(e.text, e.intent) for e in read_examples([path])]) for path in HELDOUT_SETS if path.exists()]
     model = args.model or ensure_model()
     summaries = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/eval.db"
-        dispose_engines()
-        settings = load_settings()
-        with Stack(settings, log_dir=Path(tmp)) as stack:
-            stack.start(stack.rasa_server(model))
-            stack.wait_healthy(timeout=300)
-            for index, (path, heldout) in enumerate(sets):
-                texts, truth = [t for t, _ in heldout], [i for _, i in heldout]
-                overlap = {t.lower() for t, _ in train} & {t.lower() for t in texts}
-                print(f"\n##### {path.relative_to(PROJECT_ROOT)}: {len(heldout)} messages, {len(set(truth))} topics; "
-                      f"training examples: {len(train)}; held-out sentences found in training: {len(overlap)}")
-                parsed, latencies, elapsed = parse_all(settings.rasa_url, texts)
-                if args.dump:
-                    dump = args.dump.with_suffix(f".{index}.json")
-                    dump.write_text(json.dumps([{"truth": t, **p} for t, p in zip(truth, parsed)], ensure_ascii=False))
-                rasa = scores(truth, [p["intent"]["name"] for p in parsed])
-                base = scores(truth, baseline_predictions(train, texts))
-                report(f"Rasa pipeline ({model.name})", rasa)
-                report("Baseline: TF-IDF (char 1-5 + word 1-2) + logistic regression", base)
-                if index == 0:
-                    _, _, elapsed_parallel = parse_all(settings.rasa_url, texts, workers=4)
-                    latencies.sort()
-                    print(f"\n/model/parse latency: median {statistics.median(latencies):.1f} ms, "
-                          f"p95 {latencies[int(0.95 * len(latencies)) - 1]:.1f} ms; throughput "
-                          f"{len(texts) / elapsed:.1f} msg/s sequential, {len(texts) / elapsed_parallel:.1f} msg/s "
-                          f"with 4 clients")
-                summaries.append((path.name, rasa, base))
+    with scratch_stack(model, with_actions=False) as (_stack, settings):
+        for index, (path, heldout) in enumerate(sets):
+            texts, truth = [t for t, _ in heldout], [i for _, i in heldout]
+            overlap = {t.lower() for t, _ in train} & {t.lower() for t in texts}
+            print(f"\n##### {path.relative_to(PROJECT_ROOT)}: {len(heldout)} messages, {len(set(truth))} topics; "
+                  f"training examples: {len(train)}; held-out sentences found in training: {len(overlap)}")
+            parsed, latencies, elapsed = parse_all(settings.rasa_url, texts)
+            if args.dump:
+                dump = args.dump.with_suffix(f".{index}.json")
+                dump.write_text(json.dumps([{"truth": t, **p} for t, p in zip(truth, parsed)], ensure_ascii=False))
+            rasa = scores(truth, [p["intent"]["name"] for p in parsed])
+            base = scores(truth, baseline_predictions(train, texts))
+            report(f"Rasa pipeline ({model.name})", rasa)
+            report("Baseline: TF-IDF (char 1-5 + word 1-2) + logistic regression", base)
+            if index == 0:
+                _, _, elapsed_parallel = parse_all(settings.rasa_url, texts, workers=4)
+                latencies.sort()
+                print(f"\n/model/parse latency: median {statistics.median(latencies):.1f} ms, "
+                      f"p95 {latencies[int(0.95 * len(latencies)) - 1]:.1f} ms; throughput "
+                      f"{len(texts) / elapsed:.1f} msg/s sequential, {len(texts) / elapsed_parallel:.1f} msg/s "
+                      f"with 4 clients")
+            summaries.append((path.name, rasa, base))
     print()
     for name, rasa, base in summaries:
         print(f"SUMMARY {name}: rasa macro-F1 {rasa['macro_f1']:.3f} oos {rasa['oos_catch']:.3f} | "

@@ -12,8 +12,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -210,3 +212,24 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def scratch_stack(model: Path, *, with_actions: bool) -> Iterator[tuple[Stack, Settings]]:
+    """Rasa (and the action server) on a throw-away SQLite file, for measurements.
+
+    ``make bench`` and ``make eval`` must never write into the real database.
+    """
+    from akto_data.db import dispose_engines
+    from akto_data.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/scratch.db"
+        dispose_engines()
+        settings = load_settings()
+        with Stack(settings, log_dir=Path(tmp) / "log") as stack:
+            if with_actions:
+                stack.start(stack.action_server())
+            stack.start(stack.rasa_server(model))
+            stack.wait_healthy(timeout=300)
+            yield stack, settings

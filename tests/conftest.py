@@ -31,7 +31,7 @@ def postgres_db(monkeypatch):
 
     engine = create_engine(POSTGRES_URL)
     import akto_data.catalogue.tables  # noqa: F401  (so drop_all knows every table)
-    import akto_data.leads.models  # noqa: F401
+    import akto_data.leads.models  # noqa: F401  (and the lead tables)
 
     Base.metadata.drop_all(engine)
     with engine.begin() as connection:

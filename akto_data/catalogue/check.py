@@ -19,18 +19,14 @@ from datetime import date
 from itertools import combinations
 from pathlib import Path
 
-import yaml
-
 from akto_data.catalogue.importer import domain_topics
 from akto_data.catalogue.schema import Catalogue, load_catalogue
 from akto_data.catalogue.yamlsource import ContentFileError
+from akto_data.nlu_examples import read_examples
 from akto_data.settings import CONTENT_DIR, PROJECT_ROOT
 
-ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
-
-
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKD", ANNOTATION.sub(r"\1", text).lower())
+    text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(re.sub(r"[^a-z0-9 ]", " ", text).split())
 
@@ -58,13 +54,7 @@ def to_verify(catalogue: Catalogue) -> list[str]:
 
 def colliding_examples(nlu_dir: Path, threshold: float = 0.85) -> list[str]:
     """Examples identical (after normalising) or nearly so under two different topics."""
-    examples: list[tuple[str, str, str]] = []
-    for path in sorted(nlu_dir.rglob("*.yml")):
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
-            if "intent" in block:
-                for line in str(block.get("examples", "")).splitlines():
-                    if line.strip().startswith("- "):
-                        examples.append((normalise(line.strip()[2:]), block["intent"], path.name))
+    examples = [(normalise(e.text), e.intent, e.file) for e in read_examples(sorted(nlu_dir.rglob("*.yml")))]
     problems, seen = [], {}
     for text, intent, file in examples:
         if text in seen and seen[text][0] != intent:

@@ -14,8 +14,10 @@ from typing import Any
 
 from akto_data.catalogue.yamlsource import ContentError, ContentFileError, LineDict, read
 
-TERRITORIES = ("guadeloupe", "martinique", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy",
-               "hexagone")
+#: Where young people live, in the order choice buttons show them.
+HOME_TERRITORIES = ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")
+#: Plus mainland France, a destination only.
+TERRITORIES = (*HOME_TERRITORIES, "hexagone")
 INTEREST_TAGS = ("aider", "soigner", "contact", "manuel", "technique", "exterieur", "nature", "cuisine", "creatif",
                  "organiser", "bouger", "proteger", "enfants", "conduire", "commerce", "equipe")
 AID_TOPICS = ("ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support",
@@ -101,10 +103,13 @@ def check_territories(data: Any, checker: Checker) -> list[dict]:
     return rows
 
 
-def check_occupations(data: Any, checker: Checker) -> list[dict]:
+def check_occupations(data: Any, checker: Checker) -> tuple[list[dict], dict]:
+    """The occupations, and when their "recruits" claims were last checked (file-level dates)."""
     rows = _list(checker, data, "occupations")
+    checked_on: dict = {}
     if isinstance(data, dict):
-        checker.dates(data, "recrutements")  # when the "recruits" claims were last checked
+        checker.dates(data, "recrutements")
+        checked_on = {key: data.get(key) for key in ("verified_on", "review_on")}
     seen: dict[str, int] = {}
     for row in rows:
         entry = checker.identity(row, "rome", seen, "ajouter le code ROME (5 caractères, ex. K2503)",
@@ -128,7 +133,7 @@ def check_occupations(data: Any, checker: Checker) -> list[dict]:
             checker.source(claim, entry)
             if not isinstance(claim.get("year"), int):
                 checker.error(claim, entry, "année de la source manquante", "ajouter year: AAAA")
-    return rows
+    return rows, checked_on
 
 
 def check_aids(data: Any, checker: Checker) -> list[dict]:
@@ -142,7 +147,7 @@ def check_aids(data: Any, checker: Checker) -> list[dict]:
         checker.one_of(row, "topic", AID_TOPICS, entry)
         checker.one_of(row, "who_to_ask", WHO_TO_ASK, entry)
         rules = row.get("eligibility") or {}
-        for key, allowed in (("status", STATUSES), ("territories", TERRITORIES[:-1]),
+        for key, allowed in (("status", STATUSES), ("territories", HOME_TERRITORIES),
                              ("destinations", ("hexagone", "other_overseas")), ("needs", NEEDS),
                              ("company_size", ("under_250", "from_250"))):
             if key in rules:
@@ -187,7 +192,7 @@ def check_cfas(data: Any, checker: Checker, occupations: set[str]) -> list[dict]
         entry = checker.identity(row, "id", seen, "ajouter id (ex. mq_umih)", ID, "minuscules, chiffres et _ seulement")
         checker.need(row, "name", str, entry, "ajouter name")
         checker.need(row, "town", str, entry, "ajouter town")
-        checker.one_of(row, "territory", TERRITORIES[:-1], entry)
+        checker.one_of(row, "territory", HOME_TERRITORIES, entry)
         for training in checker.need(row, "trainings", list, entry, "lister les formations {rome, diploma, level}") or []:
             if training.get("rome") not in occupations:
                 checker.error(training, entry, f"métier {training.get('rome')!r} absent de occupations.yml",
@@ -305,10 +310,7 @@ def load_catalogue(directory: Path, topics: set[str] | None = None) -> Catalogue
         return result
 
     territories = checked("territories.yml", check_territories) or []
-    occupations_data = read(directory / "occupations.yml") if (directory / "occupations.yml").exists() else {}
-    occupations = checked("occupations.yml", check_occupations) or []
-    occupations_checked = {k: occupations_data.get(k) for k in ("verified_on", "review_on")} \
-        if isinstance(occupations_data, dict) else {}
+    occupations, occupations_checked = checked("occupations.yml", check_occupations) or ([], {})
     aids = checked("aids.yml", check_aids) or []
     cfas = checked("cfas.yml", check_cfas, {o.get("rome") for o in occupations}) or []
     private = directory / "private" / "cfa_delivery.yml"

@@ -7,11 +7,9 @@ and our bot built by :class:`bot.telegram_front.TelegramFront` polling the emula
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -132,5 +130,3 @@ async def user(bot) -> AsyncIterator[EmulatedUser]:
     yield person
     await person.aclose()
 
-
-__all__ = ["start_bot", "stop_bot", "bot_settings", "free_port", "asyncio", "time"]
