@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 #: Deep-link prefix -> response that opens the matching flow (after the greeting).
 DEEP_LINK_FLOWS: dict[str, str] = {
-    "cfa": "utter_request_cfa_contact",
+    "cfa": "utter_start_cfa_contact",
     "quiz": "utter_start_orientation",
     "orientation": "utter_start_orientation",
     "aides": "utter_ask_aids",

@@ -74,6 +74,12 @@ class Settings:
     flood_max_messages: int = 12
     flood_window: float = 30.0
     log_level: str = "INFO"
+    # Signed links in lead e-mails point here (the status page of the outbox worker).
+    lead_links_base_url: str = "http://127.0.0.1:8090"
+    lead_links_listen: str = "127.0.0.1"
+    lead_links_port: int = 8090
+    # Leads are anonymised this many months after they were sent.
+    lead_retention_months: int = 24
 
 
 def load_settings() -> Settings:
@@ -95,4 +101,27 @@ def load_settings() -> Settings:
         flood_max_messages=_env_int("FLOOD_MAX_MESSAGES", Settings.flood_max_messages),
         flood_window=_env_float("FLOOD_WINDOW", Settings.flood_window),
         log_level=os.environ.get("LOG_LEVEL", Settings.log_level),
+        lead_links_base_url=os.environ.get("LEAD_LINKS_BASE_URL", Settings.lead_links_base_url).rstrip("/"),
+        lead_links_listen=os.environ.get("LEAD_LINKS_LISTEN", Settings.lead_links_listen),
+        lead_links_port=_env_int("LEAD_LINKS_PORT", Settings.lead_links_port),
+        lead_retention_months=_env_int("LEAD_RETENTION_MONTHS", Settings.lead_retention_months),
     )
+
+
+def lead_links_secret() -> bytes:
+    """Key of the signed status links (``LEAD_LINKS_SECRET``).
+
+    Without the variable, one random key is created in ``var/`` and kept, so links
+    sent before a restart still work; several machines must share the variable.
+    """
+    configured = os.environ.get("LEAD_LINKS_SECRET")
+    if configured:
+        return configured.encode()
+    path = var_dir() / "lead_links.secret"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
+from akto_data.logs import configure_logging
 from akto_data.settings import load_dotenv, load_settings
 
 
 def main() -> None:
     load_dotenv()
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     if settings.telegram_token:
         from bot.telegram_front import TelegramFront
 

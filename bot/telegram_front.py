@@ -102,6 +102,8 @@ class TelegramFront:
             "chat_id": update.effective_chat.id if update.effective_chat else None,
             "language": user.language_code if user else None,
             "first_name": user.first_name if user else None,
+            # Offered as the contact when the young person chooses "Sur Telegram" in the lead form.
+            "username": user.username if user else None,
         }
 
     async def _run(self, update: Update, context: ContextTypes.DEFAULT_TYPE, action: UserAction) -> None:

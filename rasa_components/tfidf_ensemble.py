@@ -5,7 +5,8 @@ regression is very strong on short, misspelt messages, while DIET brings entitie
 a different view of the words. Averaging their probabilities beats either alone
 (see README, "Compréhension"). It runs after DIETClassifier and before
 FallbackClassifier, so low-confidence messages still go to the two-step fallback.
-Trains from our data only; nothing is downloaded.
+The TF-IDF model reads normalised text (SMS words spelt out, no accents:
+rasa_components/normalise.py). Trains from our data only; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rasa_components.normalise import normalise
 
 MODEL_FILE = "tfidf_lr.joblib"
 
@@ -52,8 +55,8 @@ class TfidfEnsembleClassifier(GraphComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
         features = make_union(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True),
-            TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=True, sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, preprocessor=normalise),
+            TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, preprocessor=normalise),
         )
         self.model = make_pipeline(
             features, LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"])

@@ -53,7 +53,8 @@ def rows_of(catalogue: Catalogue) -> dict[type, list[dict[str, Any]]]:
     rows: dict[type, list[dict[str, Any]]] = {table: [] for table in TABLES}
     for t in catalogue.territories:
         rows[CatTerritory].append({"id": t["id"], "name": t["name"], "in_the": t["in_the"], "locale": t["locale"],
-                                   "timezone": t["timezone"], "destination_only": bool(t.get("destination_only"))})
+                                   "timezone": t["timezone"], "destination_only": bool(t.get("destination_only")),
+                                   "towns": jsonable(t.get("towns") or [])})
     for o in catalogue.occupations:
         rows[CatOccupation].append({"rome": o["rome"], "name": o["name"], "what_you_do": o["what_you_do"],
                                     "where": o["where"], "qualities": jsonable(o["qualities"]),
@@ -81,7 +82,8 @@ def rows_of(catalogue: Catalogue) -> dict[type, list[dict[str, Any]]]:
                                          "diploma": training["diploma"], "level": training["level"]})
     for cfa_id, settings in catalogue.delivery.items():
         rows[CatCfaDelivery].append({"cfa_id": cfa_id, "email": settings["email"],
-                                     "webhook_url": settings.get("webhook_url")})
+                                     "webhook_url": settings.get("webhook_url"),
+                                     "webhook_secret": settings.get("webhook_secret")})
     for f in catalogue.faq:
         rows[CatFaq].append({"topic": f["topic"], "answer": f["answer"], "source": f["source"],
                              "verified_on": f["verified_on"], "review_on": f["review_on"],

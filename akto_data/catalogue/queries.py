@@ -7,6 +7,9 @@ is flagged ``stale`` once its review date has passed: it is still answered, mark
 
 from __future__ import annotations
 
+import difflib
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -63,6 +66,36 @@ def document(name: str) -> dict[str, Any]:
 def occupation(rome: str) -> CatOccupation | None:
     with session_scope() as session:
         return session.get(CatOccupation, rome)
+
+
+def occupation_named(typed: str) -> CatOccupation | None:
+    """The occupation whose name the user typed, misspelt or inside a sentence ("jveu etre boulangere")."""
+    wanted = _plain(typed)
+    if not wanted:
+        return None
+    by_name: dict[str, CatOccupation] = {}
+    for job in all_occupations():
+        for part in job.name.split("/"):
+            by_name[_plain(part)] = job
+    for name, job in by_name.items():
+        if name and (name == wanted or re.search(rf"\b{re.escape(name)}", wanted)):
+            return job
+    close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.8)
+    return by_name[close[0]] if close else None
+
+
+def _plain(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.lower())
+    return " ".join("".join(c for c in text if unicodedata.category(c) != "Mn").replace("-", " ").split())
+
+
+def occupations_taught(territory_id: str) -> list[CatOccupation]:
+    """Occupations a CFA of the territory trains for (the lead form offers these)."""
+    with session_scope() as session:
+        query = (select(CatOccupation).join(CatCfaTraining, CatCfaTraining.rome == CatOccupation.rome)
+                 .join(CatCfa, CatCfa.id == CatCfaTraining.cfa_id).where(CatCfa.territory == territory_id)
+                 .distinct().order_by(CatOccupation.name))
+        return list(session.scalars(query))
 
 
 def all_occupations() -> list[CatOccupation]:

@@ -100,6 +100,11 @@ def check_territories(data: Any, checker: Checker) -> list[dict]:
             checker.one_of(row, "id", TERRITORIES, entry)
         for key in ("name", "in_the", "locale", "timezone"):
             checker.need(row, key, str, entry, f"ajouter {key}")
+        towns = row.get("towns")
+        if entry in HOME_TERRITORIES and (not isinstance(towns, list) or not towns
+                                          or not all(isinstance(town, str) and town.strip() for town in towns)):
+            checker.error(row, entry, "liste « towns: » absente ou vide",
+                          "lister les communes, une par ligne, ex. - \"Le Lamentin\" (« | » pour une autre écriture)")
     return rows
 
 
@@ -215,6 +220,12 @@ def check_delivery(data: Any, checker: Checker, cfas: set[str]) -> dict[str, dic
         email = (settings or {}).get("email")
         if not email or not EMAIL.match(str(email)):
             checker.error(settings, cfa_id, f"adresse e-mail invalide {email!r}", "ex. contact@cfa-exemple.fr")
+        url = (settings or {}).get("webhook_url")
+        if url and not str(url).startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            checker.error(settings, cfa_id, f"webhook_url invalide {url!r}", "une adresse https://…")
+        if url and len(str((settings or {}).get("webhook_secret") or "")) < 16:
+            checker.error(settings, cfa_id, "webhook_secret absent ou trop court",
+                          "ajouter webhook_secret: (au moins 16 caractères, partagé avec le CFA)")
     return data["cfa_delivery"]
 
 

@@ -32,6 +32,8 @@ class CatTerritory(Base):
     locale: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
     destination_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Communes as staff wrote them; "Fort-de-France|fdf" adds other spellings.
+    towns: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class CatOccupation(Base):
@@ -102,6 +104,8 @@ class CatCfaDelivery(Base):
     cfa_id: Mapped[str] = mapped_column(ForeignKey("cat_cfa.id", ondelete="CASCADE"), primary_key=True)
     email: Mapped[str] = mapped_column(String(255))
     webhook_url: Mapped[str | None] = mapped_column(Text)
+    #: Shared secret of the HMAC-SHA256 signature of webhook calls.
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class CatFaq(SourcedMixin, Base):

@@ -39,6 +39,8 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(32), default="new")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the CFA got its one reminder (lead not opened after 2 working days).
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     outbox: Mapped[list["OutboxMessage"]] = relationship(back_populates="lead", cascade="all, delete-orphan")
 
@@ -62,7 +64,11 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("app_lead.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))  # email | webhook
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook | telegram
+    #: What to send: the lead itself, the CFA reminder, or a status notice to the young person.
+    kind: Mapped[str] = mapped_column(String(16), default="lead", server_default="lead")  # lead | reminder | notice
+    #: For notices: the new status.
+    payload: Mapped[dict | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -4,7 +4,7 @@ Score rules (0-100, documented for CFAs; each rule adds its points):
 - age fits apprenticeship (16-29): 20
 - current diploma level fits the training (not more than one level above it): 15
 - employer already found: 25
-- start wanted within 3 months ("maintenant", "dans 3 mois" or "rentrée"): 15
+- start wanted soon (as soon as possible, or the next school year): 15
 - open to mobility: 10
 - contact reachable (phone or e-mail given): 15
 """
@@ -17,13 +17,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from akto_data.catalogue.tables import CatCfaDelivery
 from akto_data.db import ensure_schema, session_scope
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.models import utcnow
 
 DUPLICATE_WINDOW = timedelta(days=7)
 MAX_LEADS_PER_DAY = 5
-SOON = {"maintenant", "dans 3 mois", "rentree", "rentrée"}
+#: Start answers (lead form codes) that count as soon.
+SOON = {"now", "rentree"}
 
 
 class DuplicateLead(Exception):
@@ -73,6 +75,9 @@ def create_lead(data: dict[str, Any], consent_version: str, training_level: int 
         lead = Lead(idempotency_key=key, consent_version=consent_version, consented_at=now,
                     score=qualification_score(data, training_level), created_at=now, **data)
         lead.outbox.append(OutboxMessage(channel="email", next_attempt_at=now))
+        delivery = session.get(CatCfaDelivery, data["cfa_id"])
+        if delivery is not None and delivery.webhook_url:
+            lead.outbox.append(OutboxMessage(channel="webhook", next_attempt_at=now))
         session.add(lead)
         session.flush()
         session.add(LeadStatusEvent(lead_id=lead.id, status="new", by="system", at=now))

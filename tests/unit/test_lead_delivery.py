@@ -35,7 +35,7 @@ def free_port():
 def lead_data(chat_id="42", cfa_id="mq_umih", rome="G1602", **extra):
     data = {"chat_id": chat_id, "cfa_id": cfa_id, "rome": rome, "training": "CAP Cuisine", "first_name": "Léa",
             "age": 19, "territory": "martinique", "town": "Le Lamentin", "diploma_level": 3,
-            "start_when": "rentrée", "has_employer": False, "mobility": "none", "contact_channel": "phone",
+            "start_when": "rentree", "has_employer": False, "mobility": "none", "contact_channel": "phone",
             "contact_value": "0696 12 34 56", "reasons": ["places", "pay"]}
     data.update(extra)
     return data

@@ -13,7 +13,7 @@ def tracker_with_source(source):
 @pytest.mark.parametrize(
     ("source", "flow"),
     [
-        ("cfa_972-umih", "utter_request_cfa_contact"),
+        ("cfa_972-umih", "utter_start_cfa_contact"),
         ("quiz", "utter_start_orientation"),
         ("aides_salon2026", "utter_ask_aids"),
         ("metiers", "utter_ask_recruiting_jobs"),

@@ -1,0 +1,363 @@
+"""Being contacted by a CFA: the questions of lead_form, checked one by one.
+
+Each ``validate_<slot>`` reads what the young person typed or tapped, keeps a clean
+value or re-asks with an example (rules in :mod:`akto_data.leads.contact`). Questions
+whose choices come from the catalogue (CFAs, territories) or from the conversation
+(first name, contact, reasons, summary) are asked by ``action_ask_<slot>`` actions.
+Submission, cancellation and the start of the form are in :mod:`actions.lead_submit`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.texts import intent_payload
+from akto_data.catalogue import queries
+from akto_data.i18n import text as t
+from akto_data.leads.contact import (EXAMPLE_PHONE, check_email, match_town, normalise_phone,
+                                     parse_age_or_birth_date, town_names)
+from akto_data.leads.matching import matching_cfas, territories_with_match
+from akto_data.leads.form import REASONS, lead_summary
+
+#: Words that point to a reason when it is typed instead of tapped.
+REASON_WORDS = {"place": "places", "salaire": "pay", "paye": "pay", "pay": "pay", "argent": "pay",
+                "employeur": "employer", "entreprise": "employer", "patron": "employer", "contenu": "content",
+                "programme": "content", "cours": "content", "horaire": "schedule", "planning": "schedule",
+                "emploi du temps": "schedule", "rythme": "schedule"}
+DIPLOMA_WORDS = ((r"\b(master|ing[ée]nieur|bac\s*\+\s*[45])\b", 7), (r"\b(licence|but|bac\s*\+\s*3)\b", 6),
+                 (r"\b(bts|dut|bac\s*\+\s*2)\b", 5), (r"\b(bac|bp)\b", 4), (r"\b(cap|bep)\b", 3),
+                 (r"\b(brevet|dnb|rien|aucun|pas de dipl)", 2))
+FIRST_NAME = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+){0,3}$")
+CHANGE_RESETS = {  # what else must be asked again when one answer changes
+    "territory": ("territory", "lead_town", "lead_cfa", "lead_cfa_territory"),
+    "occupation": ("occupation", "lead_cfa", "lead_cfa_territory"),
+    "diploma_level": ("diploma_level", "lead_cfa", "lead_cfa_territory"),
+    "lead_cfa": ("lead_cfa", "lead_cfa_territory"),
+    "lead_contact_channel": ("lead_contact_channel", "lead_contact_value"),
+    "lead_reasons": ("lead_reasons", "lead_message"),
+}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def search_territory(tracker: Tracker) -> str | None:
+    """Where to look for CFAs: the territory chosen after asking, else home."""
+    return tracker.get_slot("lead_cfa_territory") or tracker.get_slot("territory")
+
+
+def matches_for(tracker: Tracker, territory_id: str | None = None):  # type: ignore[no-untyped-def]
+    rome, place = tracker.get_slot("occupation"), territory_id or search_territory(tracker)
+    if not rome or not place:
+        return []
+    return matching_cfas(rome, place, _int(tracker.get_slot("diploma_level")))
+
+
+def telegram_username(tracker: Tracker) -> str | None:
+    name = ((tracker.latest_message or {}).get("metadata") or {}).get("username")
+    return f"@{name}" if name else None
+
+
+class ValidateLeadForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_lead_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: dict[str, Any]) -> list[str]:
+        slots = list(domain_slots)
+        rome, home = tracker.get_slot("occupation"), tracker.get_slot("territory")
+        level = _int(tracker.get_slot("diploma_level"))
+        # No CFA at home: ask where else (islands are not a short drive) before listing CFAs.
+        if rome and home and tracker.get_slot("diploma_level") and not matching_cfas(rome, home, level):
+            slots.insert(slots.index("lead_cfa"), "lead_cfa_territory")
+        if tracker.get_slot("lead_editing"):
+            slots.insert(slots.index("lead_consent"), "lead_change")
+        return slots
+
+    def validate_lead_first_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: dict[str, Any]) -> dict[str, Any]:
+        name = " ".join(str(value or "").split()).strip(" .!,")
+        name = re.sub(r"^(je m'appelle|moi c'est|c'est|mwen sé|mwen se)\s+", "", name, flags=re.IGNORECASE)
+        if not FIRST_NAME.match(name) or len(name) > 40:
+            dispatcher.utter_message(response="utter_lead_first_name_invalid")
+            return {"lead_first_name": None}
+        return {"lead_first_name": name[:1].upper() + name[1:]}
+
+    def validate_age(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     domain: dict[str, Any]) -> dict[str, Any]:
+        age = parse_age_or_birth_date(value)
+        if age is None or not 15 <= age <= 35:
+            dispatcher.utter_message(response="utter_lead_age_invalid")
+            return {"age": None}
+        if not 16 <= age <= 29:
+            dispatcher.utter_message(response="utter_lead_age_outside", age=age)
+        if age < 18:
+            dispatcher.utter_message(response="utter_lead_minor_notice")
+        return {"age": str(age)}
+
+    def validate_territory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: dict[str, Any]) -> dict[str, Any]:
+        place = queries.territory(str(value or ""))
+        if place is None or place.destination_only:
+            dispatcher.utter_message(response="utter_territory_invalid")
+            return {"territory": None}
+        return {"territory": place.id}
+
+    def validate_lead_town(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: dict[str, Any]) -> dict[str, Any]:
+        place = queries.territory(tracker.get_slot("territory") or "")
+        towns = place.towns if place else []
+        town = match_town(str(value or ""), towns)
+        if town is None:
+            names = town_names(towns)
+            # Examples close to what was typed help most; else the first of the list.
+            examples = difflib.get_close_matches(str(value or ""), names, n=3, cutoff=0.5) or names[:3]
+            dispatcher.utter_message(response="utter_lead_town_invalid", town=str(value or "")[:40],
+                                     territory_in=place.in_the if place else "", example=", ".join(examples))
+            return {"lead_town": None}
+        return {"lead_town": town}
+
+    def validate_occupation(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: dict[str, Any]) -> dict[str, Any]:
+        for candidate in [*tracker.get_latest_entity_values("occupation"), value]:
+            if candidate and queries.occupation(str(candidate)) is not None:
+                return {"occupation": str(candidate)}
+        job = queries.occupation_named(str(value or ""))
+        if job is not None:
+            return {"occupation": job.rome}
+        place = tracker.get_slot("territory")
+        taught = queries.occupations_taught(place) if place else queries.all_occupations()
+        dispatcher.utter_message(text=t("lead.occupation_unknown"), buttons=[
+            {"title": job.name, "payload": intent_payload("inform", occupation=job.rome)} for job in taught[:8]])
+        return {"occupation": None}
+
+    def validate_diploma_level(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict[str, Any]) -> dict[str, Any]:
+        for candidate in [*tracker.get_latest_entity_values("diploma_level"), value]:
+            level = _int(candidate)
+            if level is not None and 2 <= level <= 7:
+                return {"diploma_level": str(level)}
+        text = str(value or "").lower()
+        for pattern, level in DIPLOMA_WORDS:
+            if re.search(pattern, text):
+                return {"diploma_level": str(level)}
+        dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        return {"diploma_level": None}
+
+    def _choice(self, slot: str, allowed: tuple[str, ...], value: Any,
+                dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        if value in allowed:
+            return {slot: value}
+        dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        return {slot: None}
+
+    def validate_lead_start(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: dict[str, Any]) -> dict[str, Any]:
+        return self._choice("lead_start", ("now", "rentree", "this_year", "unknown"), value, dispatcher)
+
+    def validate_lead_employer(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict[str, Any]) -> dict[str, Any]:
+        return self._choice("lead_employer", ("yes", "no"), value, dispatcher)
+
+    def validate_lead_mobility(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict[str, Any]) -> dict[str, Any]:
+        return self._choice("lead_mobility", ("none", "islands", "hexagone"), value, dispatcher)
+
+    def validate_lead_cfa_territory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: dict[str, Any]) -> dict[str, Any]:
+        if value and matches_for(tracker, str(value)):
+            return {"lead_cfa_territory": str(value)}
+        dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        return {"lead_cfa_territory": None}
+
+    def validate_lead_cfa(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: dict[str, Any]) -> dict[str, Any]:
+        if value in {m.cfa_id for m in matches_for(tracker)}:
+            return {"lead_cfa": value}
+        dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        return {"lead_cfa": None}
+
+    def validate_lead_contact_channel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: dict[str, Any]) -> dict[str, Any]:
+        if value == "telegram":
+            username = telegram_username(tracker)
+            if username is None:
+                dispatcher.utter_message(response="utter_lead_telegram_no_username")
+                return {"lead_contact_channel": None}
+            return {"lead_contact_channel": "telegram", "lead_contact_value": username}
+        if value in ("phone", "email"):
+            keep = tracker.get_slot("lead_contact_value") if tracker.get_slot("lead_contact_channel") == value else None
+            return {"lead_contact_channel": value, "lead_contact_value": keep}
+        dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        return {"lead_contact_channel": None}
+
+    def validate_lead_contact_value(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: dict[str, Any]) -> dict[str, Any]:
+        channel, raw = tracker.get_slot("lead_contact_channel"), str(value or "")
+        if channel == "phone":
+            phone = normalise_phone(raw)
+            if phone is None:
+                example = EXAMPLE_PHONE.get(tracker.get_slot("territory") or "", EXAMPLE_PHONE["martinique"])
+                dispatcher.utter_message(response="utter_lead_phone_invalid", example=example)
+            return {"lead_contact_value": phone}
+        if channel == "email":
+            checked = check_email(raw)
+            if checked.suggestion:
+                dispatcher.utter_message(text=t("lead.email_typo", suggestion=checked.suggestion), buttons=[
+                    {"title": checked.suggestion, "payload": intent_payload("inform", lead_contact_value=checked.suggestion)}])
+            elif checked.value is None:
+                dispatcher.utter_message(response="utter_lead_email_invalid")
+            return {"lead_contact_value": checked.value}
+        return {"lead_contact_value": raw or None}
+
+    def validate_lead_reasons(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: dict[str, Any]) -> dict[str, Any]:
+        picked = list(tracker.get_slot("lead_reasons_picked") or [])
+        text = str(value or "").strip().lower()
+        if text == "done" and picked:
+            return {"lead_reasons": "done"}
+        reason = text if text in REASONS else next((r for w, r in REASON_WORDS.items() if w in text), None)
+        if reason is None:
+            dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        elif reason not in picked:
+            picked.append(reason)
+        return {"lead_reasons": None, "lead_reasons_picked": picked}
+
+    def validate_lead_message(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: dict[str, Any]) -> dict[str, Any]:
+        text = str(value or "").strip()
+        return {"lead_message": "none" if text in ("", "none") else text[:500]}
+
+    def validate_lead_change(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: dict[str, Any]) -> dict[str, Any]:
+        if value not in {"lead_first_name", "age", "lead_start", "lead_employer", "lead_mobility", *CHANGE_RESETS}:
+            dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+            return {"lead_change": None}
+        events: dict[str, Any] = {name: None for name in CHANGE_RESETS.get(value, (value,))}
+        if value == "lead_reasons":
+            events["lead_reasons_picked"] = []
+        return {**events, "lead_change": None, "lead_editing": False}
+
+    def validate_lead_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: dict[str, Any]) -> dict[str, Any]:
+        if value == "edit":
+            return {"lead_consent": None, "lead_editing": True}
+        if value in ("yes", "no"):
+            return {"lead_consent": value}
+        dispatcher.utter_message(response="utter_lead_choose_with_buttons")
+        return {"lead_consent": None}
+
+
+class ActionAskLeadFirstName(Action):
+    """Asks the first name, offering the one of the Telegram profile as a button."""
+
+    def name(self) -> str:
+        return "action_ask_lead_first_name"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        profile = ((tracker.latest_message or {}).get("metadata") or {}).get("first_name")
+        buttons = []
+        if profile and FIRST_NAME.match(str(profile).strip()):
+            buttons = [{"title": str(profile).strip(), "payload": intent_payload("inform", lead_first_name=str(profile).strip())}]
+        dispatcher.utter_message(text=t("lead.ask_first_name"), buttons=buttons)
+        return []
+
+
+class ActionAskLeadCfaTerritory(Action):
+    """No CFA at home: say so, and ask before proposing another territory or an advisor."""
+
+    def name(self) -> str:
+        return "action_ask_lead_cfa_territory"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        job = queries.occupation(tracker.get_slot("occupation") or "")
+        home = queries.territory(tracker.get_slot("territory") or "")
+        elsewhere = territories_with_match(job.rome, _int(tracker.get_slot("diploma_level")), home.id) if job and home else []
+        buttons = [{"title": t("lead.train_in", territory_in=queries.territory(tid).in_the),
+                    "payload": intent_payload("inform", lead_cfa_territory=tid)} for tid in elsewhere]
+        buttons.append({"title": t("lead.advisor_button"), "payload": intent_payload("request_human")})
+        buttons.append({"title": t("lead.cancel_button"), "payload": intent_payload("stop")})
+        key = "lead.no_cfa_home_ask" if elsewhere else "lead.no_cfa_anywhere"
+        dispatcher.utter_message(text=t(key, occupation=job.name if job else "?",
+                                        territory_in=home.in_the if home else ""), buttons=buttons)
+        return []
+
+
+class ActionAskLeadCfa(Action):
+    """The matching CFAs, as buttons."""
+
+    def name(self) -> str:
+        return "action_ask_lead_cfa"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        matches = matches_for(tracker)
+        buttons = [{"title": t("lead.cfa_button", cfa=m.name, town=m.town, diploma=m.diploma),
+                    "payload": intent_payload("inform", lead_cfa=m.cfa_id)} for m in matches]
+        buttons.append({"title": t("lead.cancel_button"), "payload": intent_payload("stop")})
+        dispatcher.utter_message(text=t("lead.ask_cfa"), buttons=buttons)
+        return []
+
+
+class ActionAskLeadContactValue(Action):
+    def name(self) -> str:
+        return "action_ask_lead_contact_value"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if tracker.get_slot("lead_contact_channel") == "email":
+            dispatcher.utter_message(text=t("lead.ask_email"))
+        else:
+            example = EXAMPLE_PHONE.get(tracker.get_slot("territory") or "", EXAMPLE_PHONE["martinique"])
+            dispatcher.utter_message(text=t("lead.ask_phone", example=example))
+        return []
+
+
+class ActionAskLeadReasons(Action):
+    """Reasons are several: each tap adds one; "C'est tout" ends the question."""
+
+    def name(self) -> str:
+        return "action_ask_lead_reasons"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        picked = list(tracker.get_slot("lead_reasons_picked") or [])
+        buttons = [{"title": t(f"lead.value.reason.{r}"), "payload": intent_payload("inform", lead_reason=r)}
+                   for r in REASONS if r not in picked]
+        if picked:
+            buttons.append({"title": t("lead.reasons_done"), "payload": intent_payload("inform", lead_reason="done")})
+            chosen = ", ".join(t(f"lead.value.reason.{r}") for r in picked)
+            dispatcher.utter_message(text=t("lead.ask_reasons_more", chosen=chosen), buttons=buttons)
+        else:
+            dispatcher.utter_message(text=t("lead.ask_reasons"), buttons=buttons)
+        return []
+
+
+class ActionAskLeadConsent(Action):
+    """The summary, then the consent question naming the CFA that will receive it."""
+
+    def name(self) -> str:
+        return "action_ask_lead_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        summary, cfa_name = lead_summary(tracker.slots)
+        dispatcher.utter_message(text=summary)
+        dispatcher.utter_message(text=t("lead.consent.text", cfa=cfa_name), buttons=[
+            {"title": t("lead.consent.yes"), "payload": intent_payload("inform", lead_consent="yes")},
+            {"title": t("lead.consent.edit"), "payload": intent_payload("inform", lead_consent="edit")},
+            {"title": t("lead.cancel_button"), "payload": intent_payload("stop")},
+        ])
+        return []
+

@@ -1,0 +1,70 @@
+"""From the answers of the lead form (Rasa slots) to a lead: the summary the young
+person checks before consenting, and the data stored once they say yes.
+
+Shared by the form's actions (summary, submission) so what the user approves is
+exactly what is stored and sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from akto_data.catalogue import queries
+from akto_data.i18n import MissingText
+from akto_data.i18n import text as t
+
+REASONS = ("places", "pay", "employer", "content", "schedule", "other")
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def lead_data(slots: dict[str, Any], chat_id: str | None) -> dict[str, Any]:
+    """Fields of :class:`akto_data.leads.models.Lead` from the form's slots."""
+    cfa_id, rome = slots.get("lead_cfa"), slots.get("occupation")
+    training = next((m for m in queries.cfas_teaching(rome or "") if m[0].id == cfa_id), None)
+    job = queries.occupation(rome or "")
+    age = _int(slots.get("age"))
+    message = slots.get("lead_message")
+    return {
+        "chat_id": chat_id, "cfa_id": cfa_id, "rome": rome,
+        "training": training[1].diploma if training else (job.name if job else rome),
+        "first_name": slots.get("lead_first_name"), "age": age, "territory": slots.get("territory"),
+        "town": slots.get("lead_town"), "diploma_level": _int(slots.get("diploma_level")),
+        "start_when": slots.get("lead_start"), "has_employer": {"yes": True, "no": False}.get(slots.get("lead_employer")),
+        "mobility": slots.get("lead_mobility"), "contact_channel": slots.get("lead_contact_channel"),
+        "contact_value": slots.get("lead_contact_value"),
+        "reasons": [r for r in slots.get("lead_reasons_picked") or [] if r in REASONS],
+        "message": None if message in (None, "", "none") else message,
+        "minor": age is not None and age < 18,
+    }
+
+
+def label(kind: str, value: Any) -> str:
+    """French label of a form code (``start``/``rentree`` -> "à la rentrée"); unknown codes as is."""
+    if value in (None, ""):
+        return "?"
+    try:
+        return t(f"lead.value.{kind}.{value}")
+    except MissingText:
+        return str(value)
+
+
+def lead_summary(slots: dict[str, Any]) -> tuple[str, str]:
+    """The recap shown before the consent question, and the name of the CFA."""
+    data = lead_data(slots, None)
+    cfa = next((c for c, _ in queries.cfas_teaching(data["rome"] or "") if c.id == data["cfa_id"]), None)
+    place = queries.territory(data["territory"] or "")
+    text = t("lead.summary",
+             first_name=data["first_name"] or "?", age=data["age"] if data["age"] is not None else "?",
+             town=data["town"] or "?", territory=place.name if place else "?", training=data["training"] or "?",
+             diploma=label("diploma", data["diploma_level"]), start=label("start", data["start_when"]),
+             employer=label("employer", slots.get("lead_employer")), mobility=label("mobility", data["mobility"]),
+             contact=f"{label('channel', data['contact_channel'])} {data['contact_value'] or ''}".strip(),
+             reasons=", ".join(label("reason", r) for r in data["reasons"]) or "?",
+             message=data["message"] or "—", cfa=f"{cfa.name} ({cfa.town})" if cfa else "?")
+    return text, cfa.name if cfa else "?"

@@ -1,0 +1,57 @@
+"""Which CFAs can take a lead: occupation x territory, filtered by diploma level.
+
+Matching runs on the server from the catalogue, never from what the user typed.
+A CFA matches when it teaches the occupation (ROME) in the territory at a level the
+young person can enter: not more than two levels above their current diploma
+(a CAP holder, level 3, can enter a bac pro or BTS, not a master).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from akto_data.catalogue import queries
+from akto_data.catalogue.schema import HOME_TERRITORIES
+
+#: How far above their current level a young person can aim.
+MAX_LEVEL_STEP = 2
+
+
+@dataclass(frozen=True)
+class CfaMatch:
+    cfa_id: str
+    name: str
+    town: str
+    territory: str
+    diploma: str
+    level: int
+
+
+def matching_cfas(rome: str, territory_id: str, diploma_level: int | None = None) -> list[CfaMatch]:
+    """CFAs of ``territory_id`` teaching ``rome``; one row per CFA, its most fitting training."""
+    best: dict[str, CfaMatch] = {}
+    for cfa, training in queries.cfas_teaching(rome, territory_id):
+        if diploma_level is not None and training.level > diploma_level + MAX_LEVEL_STEP:
+            continue
+        candidate = CfaMatch(cfa.id, cfa.name, cfa.town, cfa.territory, training.diploma, training.level)
+        current = best.get(cfa.id)
+        # Prefer the training just above the current level, else the lowest.
+        if current is None or _fit(candidate.level, diploma_level) < _fit(current.level, diploma_level):
+            best[cfa.id] = candidate
+    return sorted(best.values(), key=lambda m: m.name)
+
+
+def _fit(level: int, current: int | None) -> int:
+    if current is None:
+        return level
+    return abs(level - (current + 1))
+
+
+def territories_with_match(rome: str, diploma_level: int | None, exclude: str) -> list[str]:
+    """Other home territories where a CFA teaches it (offered only after asking)."""
+    return [t for t in HOME_TERRITORIES if t != exclude and matching_cfas(rome, t, diploma_level)]
+
+
+def training_level(cfa_id: str, rome: str) -> int | None:
+    levels = [tr.level for cfa, tr in queries.cfas_teaching(rome) if cfa.id == cfa_id]
+    return min(levels) if levels else None

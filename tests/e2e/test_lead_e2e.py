@@ -1,0 +1,118 @@
+"""Issue 5, done when: a full lead conversation through Telegram (one wrong phone number
+re-asked) ends in one lead and one e-mail to the CFA, whose signed link updates the
+status and sends the young person a Telegram message."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from akto_data.db import session_scope
+from akto_data.leads.delivery import OutboxWorker, SmtpSettings
+from akto_data.leads.models import Lead
+from akto_data.leads.status_page import serve_in_background
+from tests.unit.test_lead_delivery import Inbox, free_port
+
+
+@pytest.fixture
+def smtp_inbox():
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def status_page(monkeypatch):
+    page = serve_in_background("127.0.0.1", 0)
+    monkeypatch.setenv("LEAD_LINKS_BASE_URL", f"http://127.0.0.1:{page.server_port}")
+    monkeypatch.setenv("LEAD_LINKS_SECRET", "e2e-secret")
+    yield page
+    page.shutdown()
+
+
+def leads_of(chat: str) -> list[Lead]:
+    with session_scope() as session:
+        return list(session.scalars(select(Lead).where(Lead.chat_id == chat)))
+
+
+async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_notice(
+        user, bot, smtp_inbox, status_page, monkeypatch):
+    inbox, smtp_port = smtp_inbox
+    chat = str(user.user_id)
+
+    await user.say("je veux être contacté par un CFA")
+    first = await user.replies(count=2)
+    assert "Quelques questions rapides" in first[0].text
+    await user.press(first[-1], "Léa")  # the first name of the Telegram profile, offered as a button
+    assert "quel âge" in (await user.replies())[-1].text
+    await user.say("19")
+    await user.press((await user.replies())[-1], "Martinique")
+    assert "commune" in (await user.replies())[-1].text
+    await user.say("lamentin")
+    assert "métier" in (await user.replies())[-1].text
+    # A question in the middle of the form is answered, then the form asks again.
+    await user.say("c koi l'alternance")
+    answer = await user.replies(count=2)
+    assert "Source" in answer[0].text and "métier" in answer[-1].text
+    await user.say("cuisinier")
+    await user.press((await user.replies())[-1], "CAP / BEP")
+    await user.press((await user.replies())[-1], "À la rentrée")
+    await user.press((await user.replies())[-1], "Pas encore")
+    await user.press((await user.replies())[-1], "Non, je reste")
+    cfas = (await user.replies())[-1]
+    assert "CFA" in cfas.text and any("UMIH" in title.upper() for title, _ in cfas.buttons)
+    await user.press(cfas, next(title for title, _ in cfas.buttons if "UMIH" in title.upper()))
+    await user.press((await user.replies())[-1], "téléphone")
+    assert "0696 12 34 56" in (await user.replies())[-1].text  # example of the territory
+
+    await user.say("06961234")  # one digit group missing
+    again = (await user.replies())[-1]
+    assert "ne semble pas valide" in again.text and "0696 12 34 56" in again.text
+    await user.say("0696 12 34 56")
+    reasons = (await user.replies())[-1]
+    await user.press(reasons, "le salaire")
+    await user.press((await user.replies())[-1], "C'est tout")
+    await user.press((await user.replies())[-1], "Pas de message")
+    summary, consent = await user.replies(count=2)
+    assert "Léa" in summary.text and "Le Lamentin" in summary.text and "0696123456" in summary.text
+    assert "UMIH" in consent.text.upper() and "/confidentialite" in consent.text
+    assert leads_of(chat) == []  # nothing stored before the yes
+
+    # Change an answer from the summary, then send.
+    await user.press(consent, "Modifier")
+    await user.press((await user.replies())[-1], "Prénom")
+    await user.say("Léana")
+    summary, consent = await user.replies(count=2)
+    assert "Léana" in summary.text
+    await user.press(consent, "Oui, j'envoie")
+    assert "C'est envoyé" in (await user.replies())[-1].text
+
+    (lead,) = leads_of(chat)
+    assert (lead.first_name, lead.age, lead.town, lead.rome, lead.contact_value) == (
+        "Léana", 19, "Le Lamentin", "G1602", "0696123456")
+    assert lead.consent_version and lead.reasons == ["pay"]
+
+    # The outbox worker delivers one e-mail to the CFA.
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", bot.front.settings.telegram_token)
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", bot.front.settings.telegram_api_base_url)
+    worker = OutboxWorker(SmtpSettings(port=smtp_port))
+    assert worker.run_once() == 1 and worker.run_once() == 0
+    (rcpt, email), = inbox.messages
+    assert rcpt == ["leads@mq-umih.example"]
+    body = email.get_body(("plain",)).get_content()
+    assert "Léana" in body and "0696123456" in body
+    link = re.search(r"Lu : (\S+)", body).group(1)
+
+    # The CFA follows the signed link and confirms: the status changes, the young person hears of it.
+    assert "<form" in httpx.get(link).text
+    assert httpx.post(link).status_code == 200
+    assert leads_of(chat)[0].status == "read"
+    assert worker.run_once() == 1
+    notice = (await user.replies())[-1]
+    assert "a ouvert ta demande" in notice.text and "CAP Cuisine" in notice.text
