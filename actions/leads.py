@@ -16,13 +16,13 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.texts import intent_payload
+from actions.texts import intent_payload, latest_metadata, value_before_latest_message
 from akto_data.catalogue import queries
 from akto_data.i18n import text as t
 from akto_data.leads.contact import (EXAMPLE_PHONE, check_email, match_town, normalise_phone,
                                      parse_age_or_birth_date, town_names)
 from akto_data.leads.matching import matching_cfas, territories_with_match
-from akto_data.leads.form import REASONS, lead_summary
+from akto_data.leads.form import REASONS, as_int, lead_summary
 
 #: Words that point to a reason when it is typed instead of tapped.
 REASON_WORDS = {"place": "places", "salaire": "pay", "paye": "pay", "pay": "pay", "argent": "pay",
@@ -43,13 +43,6 @@ CHANGE_RESETS = {  # what else must be asked again when one answer changes
 }
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
 def search_territory(tracker: Tracker) -> str | None:
     """Where to look for CFAs: the territory chosen after asking, else home."""
     return tracker.get_slot("lead_cfa_territory") or tracker.get_slot("territory")
@@ -59,23 +52,34 @@ def matches_for(tracker: Tracker, territory_id: str | None = None):  # type: ign
     rome, place = tracker.get_slot("occupation"), territory_id or search_territory(tracker)
     if not rome or not place:
         return []
-    return matching_cfas(rome, place, _int(tracker.get_slot("diploma_level")))
+    return matching_cfas(rome, place, as_int(tracker.get_slot("diploma_level")))
 
 
 def telegram_username(tracker: Tracker) -> str | None:
-    name = ((tracker.latest_message or {}).get("metadata") or {}).get("username")
+    name = latest_metadata(tracker).get("username")
     return f"@{name}" if name else None
 
 
 class ValidateLeadForm(FormValidationAction):
+    """Checks each answer. Slots shared with other topics (age, territory, occupation,
+    diploma) are also filled by entities found in any message: a phone number read as
+    an age while the form asks for the phone must not undo an answer given earlier."""
+
     def name(self) -> str:
         return "validate_lead_form"
+
+    @staticmethod
+    def _not_asked(slot: str, tracker: Tracker) -> dict[str, Any] | None:
+        """While the form asks something else, keep the earlier answer (changes go through the recap)."""
+        if tracker.get_slot("requested_slot") not in (None, slot):
+            return {slot: value_before_latest_message(tracker, slot)}
+        return None
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: dict[str, Any]) -> list[str]:
         slots = list(domain_slots)
         rome, home = tracker.get_slot("occupation"), tracker.get_slot("territory")
-        level = _int(tracker.get_slot("diploma_level"))
+        level = as_int(tracker.get_slot("diploma_level"))
         # No CFA at home: ask where else (islands are not a short drive) before listing CFAs.
         if rome and home and tracker.get_slot("diploma_level") and not matching_cfas(rome, home, level):
             slots.insert(slots.index("lead_cfa"), "lead_cfa_territory")
@@ -94,6 +98,8 @@ class ValidateLeadForm(FormValidationAction):
 
     def validate_age(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                      domain: dict[str, Any]) -> dict[str, Any]:
+        if (kept := self._not_asked("age", tracker)) is not None:
+            return kept
         age = parse_age_or_birth_date(value)
         if age is None or not 15 <= age <= 35:
             dispatcher.utter_message(response="utter_lead_age_invalid")
@@ -106,6 +112,8 @@ class ValidateLeadForm(FormValidationAction):
 
     def validate_territory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: dict[str, Any]) -> dict[str, Any]:
+        if (kept := self._not_asked("territory", tracker)) is not None:
+            return kept
         place = queries.territory(str(value or ""))
         if place is None or place.destination_only:
             dispatcher.utter_message(response="utter_territory_invalid")
@@ -128,6 +136,8 @@ class ValidateLeadForm(FormValidationAction):
 
     def validate_occupation(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: dict[str, Any]) -> dict[str, Any]:
+        if (kept := self._not_asked("occupation", tracker)) is not None:
+            return kept
         for candidate in [*tracker.get_latest_entity_values("occupation"), value]:
             if candidate and queries.occupation(str(candidate)) is not None:
                 return {"occupation": str(candidate)}
@@ -142,8 +152,10 @@ class ValidateLeadForm(FormValidationAction):
 
     def validate_diploma_level(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: dict[str, Any]) -> dict[str, Any]:
+        if (kept := self._not_asked("diploma_level", tracker)) is not None:
+            return kept
         for candidate in [*tracker.get_latest_entity_values("diploma_level"), value]:
-            level = _int(candidate)
+            level = as_int(candidate)
             if level is not None and 2 <= level <= 7:
                 return {"diploma_level": str(level)}
         text = str(value or "").lower()
@@ -265,7 +277,7 @@ class ActionAskLeadFirstName(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        profile = ((tracker.latest_message or {}).get("metadata") or {}).get("first_name")
+        profile = latest_metadata(tracker).get("first_name")
         buttons = []
         if profile and FIRST_NAME.match(str(profile).strip()):
             buttons = [{"title": str(profile).strip(), "payload": intent_payload("inform", lead_first_name=str(profile).strip())}]
@@ -283,7 +295,7 @@ class ActionAskLeadCfaTerritory(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         job = queries.occupation(tracker.get_slot("occupation") or "")
         home = queries.territory(tracker.get_slot("territory") or "")
-        elsewhere = territories_with_match(job.rome, _int(tracker.get_slot("diploma_level")), home.id) if job and home else []
+        elsewhere = territories_with_match(job.rome, as_int(tracker.get_slot("diploma_level")), home.id) if job and home else []
         buttons = [{"title": t("lead.train_in", territory_in=queries.territory(tid).in_the),
                     "payload": intent_payload("inform", lead_cfa_territory=tid)} for tid in elsewhere]
         buttons.append({"title": t("lead.advisor_button"), "payload": intent_payload("request_human")})

@@ -21,6 +21,28 @@ def user_events(tracker: Any) -> list[dict[str, Any]]:
     return [e for e in tracker.events if e.get("event") == "user"]
 
 
+def latest_metadata(tracker: Any) -> dict[str, Any]:
+    """Metadata the front sent with the latest message (Telegram first name, username...).
+
+    Rasa 3.6 keeps it on the user event, not in the parsed message.
+    """
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return event.get("metadata") or {}
+    return {}
+
+
+def value_before_latest_message(tracker: Any, slot: str) -> Any:
+    """What ``slot`` held before the latest user message set it again."""
+    events = list(tracker.events or [])
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    value = None
+    for event in events[:last_user]:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
 def parsed_intent(parse_data: dict[str, Any] | None) -> dict[str, Any]:
     """``{"name": ..., "confidence": ...}`` of a parsed message (empty if none)."""
     return (parse_data or {}).get("intent") or {}
@@ -36,4 +58,4 @@ def event_intent(event: dict[str, Any]) -> str:
 
 def intent_payload(intent: str, **entities: str) -> str:
     """Payload of one of our buttons: ``/intent{"entity":"value"}`` (compact JSON)."""
-    return f"/{intent}" + (json.dumps(entities, separators=(",", ":")) if entities else "")
+    return f"/{intent}" + (json.dumps(entities, separators=(",", ":"), ensure_ascii=False) if entities else "")

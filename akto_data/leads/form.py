@@ -16,7 +16,8 @@ from akto_data.i18n import text as t
 REASONS = ("places", "pay", "employer", "content", "schedule", "other")
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """Slots are text: ``"19"`` -> 19, anything else -> None."""
     try:
         return int(str(value))
     except (TypeError, ValueError):
@@ -28,13 +29,13 @@ def lead_data(slots: dict[str, Any], chat_id: str | None) -> dict[str, Any]:
     cfa_id, rome = slots.get("lead_cfa"), slots.get("occupation")
     training = next((m for m in queries.cfas_teaching(rome or "") if m[0].id == cfa_id), None)
     job = queries.occupation(rome or "")
-    age = _int(slots.get("age"))
+    age = as_int(slots.get("age"))
     message = slots.get("lead_message")
     return {
         "chat_id": chat_id, "cfa_id": cfa_id, "rome": rome,
         "training": training[1].diploma if training else (job.name if job else rome),
         "first_name": slots.get("lead_first_name"), "age": age, "territory": slots.get("territory"),
-        "town": slots.get("lead_town"), "diploma_level": _int(slots.get("diploma_level")),
+        "town": slots.get("lead_town"), "diploma_level": as_int(slots.get("diploma_level")),
         "start_when": slots.get("lead_start"), "has_employer": {"yes": True, "no": False}.get(slots.get("lead_employer")),
         "mobility": slots.get("lead_mobility"), "contact_channel": slots.get("lead_contact_channel"),
         "contact_value": slots.get("lead_contact_value"),

@@ -6,7 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.lead_submit import ActionSubmitLead, consent_version
-from actions.leads import (ActionAskLeadCfa, ActionAskLeadCfaTerritory, ActionAskLeadConsent, ActionAskLeadReasons,
+from actions.leads import (ActionAskLeadCfa, ActionAskLeadFirstName, ActionAskLeadCfaTerritory, ActionAskLeadConsent, ActionAskLeadReasons,
                            ValidateLeadForm)
 from akto_data.db import session_scope
 from akto_data.leads.models import Lead
@@ -22,9 +22,9 @@ FILLED = {"lead_first_name": "Léa", "age": "19", "territory": "martinique", "le
 
 
 def tracker(slots=None, text="", entities=(), metadata=None, sender="chat-7"):
-    latest = {"text": text, "intent": {"name": "inform", "confidence": 1.0}, "entities": list(entities),
-              "metadata": metadata or {}}
-    return Tracker(sender, dict(slots or {}), latest, [], False, None, {}, "")
+    latest = {"text": text, "intent": {"name": "inform", "confidence": 1.0}, "entities": list(entities)}
+    events = [{"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}}]
+    return Tracker(sender, dict(slots or {}), latest, events, False, None, {}, "")
 
 
 def run(action, slots=None, **kwargs):
@@ -119,6 +119,19 @@ def test_no_cfa_at_home_asks_before_offering_another_territory(catalogue):
     assert any("gp_" in b["payload"] for b in messages[0]["buttons"])
 
 
+def test_first_name_of_the_telegram_profile_is_offered_and_telegram_contact_needs_a_username(catalogue):
+    messages, _ = run(ActionAskLeadFirstName(), {}, metadata={"first_name": "Léa"})
+    assert messages[0]["buttons"] == [{"title": "Léa", "payload": '/inform{"lead_first_name":"Léa"}'}]
+    messages, _ = run(ActionAskLeadFirstName(), {}, metadata={"first_name": "🔥🔥"})
+    assert messages[0]["buttons"] == []
+    with_name = form.validate_lead_contact_channel("telegram", CollectingDispatcher(),
+                                                   tracker(metadata={"username": "lea972"}), {})
+    assert with_name == {"lead_contact_channel": "telegram", "lead_contact_value": "@lea972"}
+    dispatcher = CollectingDispatcher()
+    assert form.validate_lead_contact_channel("telegram", dispatcher, tracker(), {}) == {"lead_contact_channel": None}
+    assert dispatcher.messages[0]["response"] == "utter_lead_telegram_no_username"
+
+
 def test_reasons_are_several_then_done(catalogue):
     slots = {"lead_reasons_picked": []}
     result = form.validate_lead_reasons("pay", CollectingDispatcher(), tracker(slots), {})
@@ -175,3 +188,16 @@ def test_nothing_is_stored_without_a_yes_and_the_consent_version_is_stored(catal
 def test_a_minor_is_recorded(catalogue):
     run(ActionSubmitLead(), {**FILLED, "age": "16", "lead_consent": "yes"})
     assert leads()[0].minor is True
+
+
+def test_an_entity_read_in_another_answer_does_not_undo_an_earlier_answer(catalogue):
+    # "0696 12 34 56" typed for the phone: the NLU may read "12" as an age or a territory code.
+    events = [{"event": "slot", "name": "age", "value": "19"},
+              {"event": "slot", "name": "territory", "value": "martinique"},
+              {"event": "user", "text": "0696 12 34 56", "parse_data": {}, "metadata": {}}]
+    slots = {**FILLED, "age": "12", "territory": "972x", "requested_slot": "lead_contact_value"}
+    state = Tracker("c", slots, {"entities": []}, events, False, None, {}, "")
+    dispatcher = CollectingDispatcher()
+    assert form.validate_age("12", dispatcher, state, {}) == {"age": "19"}
+    assert form.validate_territory("972x", dispatcher, state, {}) == {"territory": "martinique"}
+    assert dispatcher.messages == []  # nothing re-asked
