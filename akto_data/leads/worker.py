@@ -8,6 +8,7 @@ against PostgreSQL (rows are claimed with SKIP LOCKED).
 
 from __future__ import annotations
 
+import logging
 import signal
 
 from akto_data.db import ensure_schema
@@ -26,9 +27,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     ensure_schema()
     worker = OutboxWorker()
-    page = serve_in_background(settings.lead_links_listen, settings.lead_links_port)
-    print(f"{READY_MARKER} smtp={worker.smtp.host}:{worker.smtp.port} status_page={settings.lead_links_listen}:"
-          f"{page.server_port}", flush=True)
+    try:
+        page = serve_in_background(settings.lead_links_listen, settings.lead_links_port)
+        status_page = f"{settings.lead_links_listen}:{page.server_port}"
+    except OSError as exc:  # another worker serves the page; sending must go on
+        logging.getLogger(__name__).error("status page not started on port %s: %s", settings.lead_links_port, exc)
+        status_page = "none"
+    print(f"{READY_MARKER} smtp={worker.smtp.host}:{worker.smtp.port} status_page={status_page}", flush=True)
     worker.run_forever(interval=5.0, should_stop=lambda: bool(stopping))
 
 

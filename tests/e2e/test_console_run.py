@@ -46,9 +46,9 @@ def _port_open(port: int) -> bool:
 
 
 def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_dir):
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port, links_port = free_port(), free_port(), free_port()
     env = dict(os.environ, RASA_URL=f"http://127.0.0.1:{rasa_port}",
-               ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+               ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook", LEAD_LINKS_PORT=str(links_port),
                DATABASE_URL=f"sqlite:///{e2e_dir / 'run.db'}", ASSISTANT_VAR_DIR=str(e2e_dir / "run-var"))
     env.pop("TELEGRAM_BOT_TOKEN", None)
     process = subprocess.Popen([sys.executable, "-m", "stack.run"], cwd=PROJECT_ROOT, env=env,

@@ -38,10 +38,14 @@ async def test_slt_gets_greeting_and_menu_and_a_button_works_once(user):
 
 async def test_deep_link_start_lands_in_the_cfa_flow_and_is_recorded(user):
     await user.say("/start cfa_972-umih")
-    text = "\n\n".join(m.text for m in await user.replies())
+    replies = await user.replies()
+    text = "\n\n".join(m.text for m in replies)
     assert "assistant « Ici c'est ma place »" in text
-    assert "centres de formation" in text.split("Ici c'est ma place", 1)[1]
+    assert "qu'un CFA te recontacte" in text.split("Ici c'est ma place", 1)[1]
     assert chat_start_source(str(user.user_id)) == "cfa_972-umih"
+    # The button opens the lead form.
+    await user.press(replies[-1], "Être contacté par un CFA")
+    assert "prénom" in (await user.replies())[-1].text
 
 
 async def test_typed_intent_payload_is_refused_and_never_reaches_rasa(user, base_settings):

@@ -118,3 +118,20 @@ def test_a_fact_past_its_review_date_is_marked_to_check():
     assert "À vérifier" not in source_lines(fact, today=date(2025, 6, 1))
     with pytest.raises(ValueError):
         source_lines(None)
+
+
+def test_a_territory_without_communes_or_a_webhook_without_secret_is_refused(sqlite_db, content):
+    territories = content / "territories.yml"
+    text = territories.read_text()
+    start = text.index("    towns:")  # the first territory's communes (Guadeloupe)
+    end = text.index("  - id: martinique")
+    territories.write_text(text[:start] + text[end:])
+    example = content / "cfa_delivery.example.yml"
+    example.write_text(example.read_text().replace(
+        'mq_cma: {email: "leads@mq-cma.example", webhook_url: null}',
+        'mq_cma: {email: "leads@mq-cma.example", webhook_url: "https://cma.example/hook"}'))
+    with pytest.raises(ContentFileError) as raised:
+        import_catalogue(content)
+    messages = [str(e) for e in raised.value.errors]
+    assert any(m.startswith("territories.yml:4 [guadeloupe]") and "towns" in m for m in messages), messages
+    assert any(m.startswith("cfa_delivery.example.yml:") and "webhook_secret" in m for m in messages), messages

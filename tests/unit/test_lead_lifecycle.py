@@ -65,8 +65,10 @@ def outbox(kind=None):
         return [(m.channel, m.kind, m.state, m.payload) for m in rows if kind is None or m.kind == kind]
 
 
-def test_signed_link_page_confirms_then_records_the_status_and_notifies_the_young_person(catalogue, monkeypatch,
+@pytest.mark.parametrize("db", ["catalogue", "catalogue_postgres"])
+def test_signed_link_page_confirms_then_records_the_status_and_notifies_the_young_person(db, request, monkeypatch,
                                                                                           receiver):
+    request.getfixturevalue(db)
     monkeypatch.setenv("LEAD_LINKS_SECRET", "test-secret")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "T0K")
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"{receiver.url}/bot")
@@ -158,7 +160,9 @@ def test_one_reminder_when_the_cfa_has_not_opened_the_lead_in_2_working_days(cat
     assert queue_reminders(friday + timedelta(days=9)) == 0
 
 
-def test_leads_are_anonymised_after_the_retention(catalogue):
+@pytest.mark.parametrize("db", ["catalogue", "catalogue_postgres"])
+def test_leads_are_anonymised_after_the_retention(db, request):
+    request.getfixturevalue(db)
     old = create_lead(lead_data(chat_id="1"), "v1")
     recent = create_lead(lead_data(chat_id="2"), "v1")
     with session_scope() as session:
