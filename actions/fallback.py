@@ -16,7 +16,8 @@ from akto_data.review import record_feedback, record_unanswered
 
 #: Intents never offered as "did you mean": they are not topics.
 NOT_TOPICS = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "stop"}
-MIN_SUGGESTION_CONFIDENCE = 0.15
+#: Below this a topic is not offered (35 topics: uniform would be about 0.03).
+MIN_SUGGESTION_CONFIDENCE = 0.10
 
 
 def suggestions(ranking: list[dict[str, Any]], domain: dict[str, Any], limit: int = 2) -> list[tuple[str, str]]:

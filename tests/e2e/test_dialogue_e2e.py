@@ -36,7 +36,7 @@ async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_s
 
 async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_review(user):
     before = len(unanswered())
-    await user.say("jsp trop")
+    await user.say("pour les sous")
     first = (await user.replies())[-1]
     assert "Tu voulais dire" in first.text
     assert [title for title, _ in first.buttons][-1] == "Non, autre chose"
