@@ -35,6 +35,9 @@ def main() -> int:
     load_dotenv()
     settings = load_settings()
     signal.signal(signal.SIGTERM, _interrupt)
+    # A shell without job control starts background commands with SIGINT ignored, and
+    # Python keeps it ignored: Ctrl-C (or a supervisor's SIGINT) must always stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         model = ensure_model(say)
         create_schema()
