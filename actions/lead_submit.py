@@ -15,8 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from akto_data.catalogue import queries
 from akto_data.i18n import text as t
-from akto_data.leads.form import lead_data
-from akto_data.leads.matching import training_level
+from akto_data.leads.form import label, lead_request
 from akto_data.leads.store import DuplicateLead, TooManyLeads, create_lead
 
 #: Answers of one request, cleared when it ends; what else the young person told us
@@ -58,7 +57,7 @@ class ActionLeadIntro(Action):
             elif slot == "age":
                 value = t("lead.known_age", age=value)
             elif slot == "diploma_level":
-                value = t(f"lead.value.diploma.{value}")
+                value = label("diploma", value)
             if value:
                 known.append(str(value))
         dispatcher.utter_message(text=t("lead.intro"))
@@ -76,11 +75,10 @@ class ActionSubmitLead(Action):
         if tracker.get_slot("lead_consent") != "yes":
             dispatcher.utter_message(response="utter_lead_cancelled")
             return clear_request()
-        data = lead_data(tracker.slots, tracker.sender_id)
-        cfa = next((c for c, _ in queries.cfas_teaching(data["rome"] or "") if c.id == data["cfa_id"]), None)
-        name = cfa.name if cfa else data["cfa_id"]
+        data, match = lead_request(tracker.slots, tracker.sender_id)
+        name = match.name if match else data["cfa_id"]
         try:
-            create_lead(data, consent_version(), training_level(data["cfa_id"], data["rome"]))
+            create_lead(data, consent_version(), match.level if match else None)
         except DuplicateLead:
             dispatcher.utter_message(text=t("lead.duplicate", cfa=name))
         except TooManyLeads:

@@ -12,6 +12,7 @@ from typing import Any
 from akto_data.catalogue import queries
 from akto_data.i18n import MissingText
 from akto_data.i18n import text as t
+from akto_data.leads.matching import CfaMatch, chosen_match
 
 REASONS = ("places", "pay", "employer", "content", "schedule", "other")
 
@@ -24,18 +25,19 @@ def as_int(value: Any) -> int | None:
         return None
 
 
-def lead_data(slots: dict[str, Any], chat_id: str | None) -> dict[str, Any]:
-    """Fields of :class:`akto_data.leads.models.Lead` from the form's slots."""
+def lead_request(slots: dict[str, Any], chat_id: str | None) -> tuple[dict[str, Any], CfaMatch | None]:
+    """Fields of :class:`akto_data.leads.models.Lead` from the form's slots, and the
+    CFA training chosen (the one its button showed), read once from the catalogue."""
     cfa_id, rome = slots.get("lead_cfa"), slots.get("occupation")
-    training = next((m for m in queries.cfas_teaching(rome or "") if m[0].id == cfa_id), None)
-    job = queries.occupation(rome or "")
-    age = as_int(slots.get("age"))
+    age, level = as_int(slots.get("age")), as_int(slots.get("diploma_level"))
+    match = chosen_match(cfa_id, rome, level)
+    job = queries.occupation(rome or "") if match is None else None
     message = slots.get("lead_message")
-    return {
+    data = {
         "chat_id": chat_id, "cfa_id": cfa_id, "rome": rome,
-        "training": training[1].diploma if training else (job.name if job else rome),
+        "training": match.diploma if match else (job.name if job else rome),
         "first_name": slots.get("lead_first_name"), "age": age, "territory": slots.get("territory"),
-        "town": slots.get("lead_town"), "diploma_level": as_int(slots.get("diploma_level")),
+        "town": slots.get("lead_town"), "diploma_level": level,
         "start_when": slots.get("lead_start"), "has_employer": {"yes": True, "no": False}.get(slots.get("lead_employer")),
         "mobility": slots.get("lead_mobility"), "contact_channel": slots.get("lead_contact_channel"),
         "contact_value": slots.get("lead_contact_value"),
@@ -43,6 +45,7 @@ def lead_data(slots: dict[str, Any], chat_id: str | None) -> dict[str, Any]:
         "message": None if message in (None, "", "none") else message,
         "minor": age is not None and age < 18,
     }
+    return data, match
 
 
 def label(kind: str, value: Any) -> str:
@@ -57,8 +60,7 @@ def label(kind: str, value: Any) -> str:
 
 def lead_summary(slots: dict[str, Any]) -> tuple[str, str]:
     """The recap shown before the consent question, and the name of the CFA."""
-    data = lead_data(slots, None)
-    cfa = next((c for c, _ in queries.cfas_teaching(data["rome"] or "") if c.id == data["cfa_id"]), None)
+    data, cfa = lead_request(slots, None)
     place = queries.territory(data["territory"] or "")
     text = t("lead.summary",
              first_name=data["first_name"] or "?", age=data["age"] if data["age"] is not None else "?",

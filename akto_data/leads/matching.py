@@ -8,10 +8,12 @@ young person can enter: not more than two levels above their current diploma
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from akto_data.catalogue import queries
 from akto_data.catalogue.schema import HOME_TERRITORIES
+from akto_data.catalogue.tables import CatCfa, CatCfaTraining
 
 #: How far above their current level a young person can aim.
 MAX_LEVEL_STEP = 2
@@ -29,8 +31,19 @@ class CfaMatch:
 
 def matching_cfas(rome: str, territory_id: str, diploma_level: int | None = None) -> list[CfaMatch]:
     """CFAs of ``territory_id`` teaching ``rome``; one row per CFA, its most fitting training."""
+    best = _best_per_cfa(queries.cfas_teaching(rome, territory_id), diploma_level)
+    return sorted(best.values(), key=lambda m: m.name)
+
+
+def chosen_match(cfa_id: str | None, rome: str | None, diploma_level: int | None) -> CfaMatch | None:
+    """The training of ``cfa_id`` the young person was shown on its button (same choice rule)."""
+    rows = [(cfa, training) for cfa, training in queries.cfas_teaching(rome or "") if cfa.id == cfa_id]
+    return _best_per_cfa(rows, diploma_level).get(cfa_id or "")
+
+
+def _best_per_cfa(rows: Iterable[tuple[CatCfa, CatCfaTraining]], diploma_level: int | None) -> dict[str, CfaMatch]:
     best: dict[str, CfaMatch] = {}
-    for cfa, training in queries.cfas_teaching(rome, territory_id):
+    for cfa, training in rows:
         if diploma_level is not None and training.level > diploma_level + MAX_LEVEL_STEP:
             continue
         candidate = CfaMatch(cfa.id, cfa.name, cfa.town, cfa.territory, training.diploma, training.level)
@@ -38,7 +51,7 @@ def matching_cfas(rome: str, territory_id: str, diploma_level: int | None = None
         # Prefer the training just above the current level, else the lowest.
         if current is None or _fit(candidate.level, diploma_level) < _fit(current.level, diploma_level):
             best[cfa.id] = candidate
-    return sorted(best.values(), key=lambda m: m.name)
+    return best
 
 
 def _fit(level: int, current: int | None) -> int:
@@ -50,8 +63,3 @@ def _fit(level: int, current: int | None) -> int:
 def territories_with_match(rome: str, diploma_level: int | None, exclude: str) -> list[str]:
     """Other home territories where a CFA teaches it (offered only after asking)."""
     return [t for t in HOME_TERRITORIES if t != exclude and matching_cfas(rome, t, diploma_level)]
-
-
-def training_level(cfa_id: str, rome: str) -> int | None:
-    levels = [tr.level for cfa, tr in queries.cfas_teaching(rome) if cfa.id == cfa_id]
-    return min(levels) if levels else None

@@ -80,7 +80,8 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     await user.press((await user.replies())[-1], "Non, je reste")
     cfas = (await user.replies())[-1]
     assert "CFA" in cfas.text and any("UMIH" in title.upper() for title, _ in cfas.buttons)
-    await user.press(cfas, next(title for title, _ in cfas.buttons if "UMIH" in title.upper()))
+    chosen = next(title for title, _ in cfas.buttons if "UMIH" in title.upper())
+    await user.press(cfas, chosen)
     await user.press((await user.replies())[-1], "téléphone")
     assert "0696 12 34 56" in (await user.replies())[-1].text  # example of the territory
 
@@ -110,6 +111,7 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     assert (lead.first_name, lead.age, lead.town, lead.rome, lead.contact_value) == (
         "Léana", 19, "Le Lamentin", "G1602", "0696123456")
     assert lead.consent_version and lead.reasons == ["pay"]
+    assert chosen.endswith(f"– {lead.training}")  # the training its button showed
 
     # The outbox worker delivers one e-mail to the CFA.
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", bot.front.settings.telegram_token)
@@ -128,4 +130,4 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     assert leads_of(chat)[0].status == "read"
     assert worker.run_once() == 1
     notice = (await user.replies())[-1]
-    assert "a ouvert ta demande" in notice.text and "CAP Cuisine" in notice.text
+    assert "a ouvert ta demande" in notice.text and lead.training in notice.text

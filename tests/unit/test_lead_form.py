@@ -146,7 +146,8 @@ def test_summary_names_the_cfa_and_consent_links_the_privacy_notice(catalogue):
     messages, _ = run(ActionAskLeadConsent(), FILLED)
     summary, consent = messages[0]["text"], messages[1]["text"]
     assert "Léa" in summary and "Le Lamentin, Martinique" in summary and "0696123456" in summary
-    assert "le salaire" in summary and "CAP Cuisine" in summary
+    # A CAP holder is offered the next level up at this CFA: the recap shows that training.
+    assert "le salaire" in summary and "Bac pro Cuisine" in summary
     assert "UMIH" in consent.upper() and "/confidentialite" in consent
     assert [b["payload"] for b in messages[1]["buttons"]] == [
         '/inform{"lead_consent":"yes"}', '/inform{"lead_consent":"edit"}', "/stop"]
@@ -176,7 +177,11 @@ def test_nothing_is_stored_without_a_yes_and_the_consent_version_is_stored(catal
     messages, events = run(ActionSubmitLead(), {**FILLED, "lead_consent": "yes"})
     assert "C'est envoyé" in messages[0]["text"]
     (lead,) = leads()
-    assert (lead.chat_id, lead.cfa_id, lead.rome, lead.training) == ("chat-7", "mq_umih", "G1602", "CAP Cuisine")
+    shown = next(b["title"] for b in run(ActionAskLeadCfa(), {**FILLED, "lead_cfa": None})[0][0]["buttons"]
+                 if "mq_umih" in b["payload"])
+    # The stored training is the one the CFA's button showed.
+    assert (lead.chat_id, lead.cfa_id, lead.rome) == ("chat-7", "mq_umih", "G1602")
+    assert lead.training == "Bac pro Cuisine" and shown.endswith("– Bac pro Cuisine")
     assert lead.consent_version == consent_version() and lead.reasons == ["pay", "places"] and not lead.minor
     assert lead.contact_value == "0696123456" and lead.message is None
     assert ("lead_consent", None) in [(e["name"], e["value"]) for e in events]  # ready for another request
