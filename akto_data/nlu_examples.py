@@ -6,13 +6,14 @@ baseline, reading the held-out sets), so both see the same text for an example.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\(([^)]*)\)|(\{[^}]*\}))")
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,27 @@ class Example:
     text: str
     intent: str
     file: str
+    #: (entity, value) pairs annotated in the example, value after synonym mapping.
+    entities: tuple[tuple[str, str], ...] = field(default=())
 
 
 def plain(example: str) -> str:
     """Text of an annotated example: ``g [19](age) ans`` -> ``g 19 ans``."""
     return ANNOTATION.sub(r"\1", example).strip()
+
+
+def annotations(example: str) -> tuple[tuple[str, str], ...]:
+    """Entities of an annotated example: ``[gwada]{"entity": "territory", "value": "guadeloupe"}``
+    gives ``("territory", "guadeloupe")``, ``[19](age)`` gives ``("age", "19")``."""
+    found = []
+    for match in ANNOTATION.finditer(example):
+        surface, name, spec = match.groups()
+        if spec:
+            data = json.loads(spec)
+            found.append((str(data["entity"]), str(data.get("value", surface))))
+        else:
+            found.append((name, surface))
+    return tuple(found)
 
 
 def read_examples(paths: list[Path]) -> list[Example]:
@@ -36,5 +53,5 @@ def read_examples(paths: list[Path]) -> list[Example]:
             for line in str(block.get("examples", "")).splitlines():
                 line = line.strip()
                 if line.startswith("- "):
-                    examples.append(Example(plain(line[2:]), block["intent"], path.name))
+                    examples.append(Example(plain(line[2:]), block["intent"], path.name, annotations(line[2:])))
     return examples

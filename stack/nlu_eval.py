@@ -5,7 +5,9 @@ held-out set ``tests/nlu/heldout.yml`` (never used for training) to
 ``/model/parse``. Prints per-topic precision/recall/F1, macro-F1, the most
 frequent confusions, the out-of-scope catch rate, the same figures for a simple
 baseline trained on the same data (TF-IDF + logistic regression), and the parse
-latency and throughput. ``--min-macro-f1`` / ``--min-oos`` turn targets into an
+latency and throughput. Entities (territory, occupation, age, contract year,
+diploma level) are scored as the values the slots would get, on every held-out
+message that annotates them, and on ``heldout_entities.yml``, written blind for that. ``--min-macro-f1`` / ``--min-oos`` turn targets into an
 exit code.
 """
 
@@ -34,6 +36,11 @@ from stack.services import scratch_stack
 #: Held-out sets, never trained on. The first was written with the training data;
 #: the second later, by someone who saw neither the training data nor the first set.
 HELDOUT_SETS = (PROJECT_ROOT / "tests" / "nlu" / "heldout.yml", PROJECT_ROOT / "tests" / "nlu" / "heldout_fresh.yml")
+#: Entities only (their intents just keep the files valid Rasa data): written blind, never
+#: trained on. The first was read to design rasa_components/entity_values.py; the second
+#: was kept unread to measure it.
+ENTITY_SETS = (PROJECT_ROOT / "tests" / "nlu" / "heldout_entities.yml",
+               PROJECT_ROOT / "tests" / "nlu" / "heldout_entities_blind.yml")
 TRAINING_DIR = PROJECT_ROOT / "nlu"
 #: Predictions that keep an out-of-scope message from getting a business answer.
 OOS_CAUGHT = {"out_of_scope", "nlu_fallback"}
@@ -53,6 +60,40 @@ def scores(truth: list[str], predicted: list[str]) -> dict[str, object]:
         "fallback_rate": sum(pred == "nlu_fallback" for _, pred in in_scope) / len(in_scope),
         "confusions": Counter((t, pred) for t, pred in zip(truth, predicted) if t != pred).most_common(12),
     }
+
+
+def entity_scores(gold: list[tuple[tuple[str, str], ...]], parsed: list[dict]) -> dict[str, tuple[float, float, float, int]]:
+    """Precision, recall, F1 and support per entity, on (entity, value) pairs.
+
+    A value only counts when it is the one a slot would get (``gwada`` must come out
+    as ``guadeloupe``, ``cuistot`` as ``G1602``), so a right span with the wrong or
+    unmapped value is both a false positive and a false negative.
+    """
+    counts: dict[str, list[int]] = {}  # entity -> [true pos, false pos, false neg]
+    for expected, result in zip(gold, parsed):
+        found = Counter((e["entity"], str(e.get("value", "")).strip().lower()) for e in result.get("entities", []))
+        wanted = Counter((name, value.lower()) for name, value in expected)
+        for (name, _), n in (found & wanted).items():
+            counts.setdefault(name, [0, 0, 0])[0] += n
+        for (name, _), n in (found - wanted).items():
+            counts.setdefault(name, [0, 0, 0])[1] += n
+        for (name, _), n in (wanted - found).items():
+            counts.setdefault(name, [0, 0, 0])[2] += n
+    totals = [sum(c[i] for c in counts.values()) for i in range(3)]
+    result_by_name = {}
+    for name, (tp, fp, fn) in sorted(counts.items()) + [("ALL (micro)", totals)]:
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        result_by_name[name] = (precision, recall, f1, tp + fn)
+    return result_by_name
+
+
+def report_entities(name: str, result: dict[str, tuple[float, float, float, int]]) -> None:
+    print(f"\n== Entities, {name} ==")
+    print(f"{'entity':28s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'n':>4s}")
+    for entity, (p, r, f, n) in result.items():
+        print(f"{entity:28s} {p:6.2f} {r:6.2f} {f:6.2f} {n:4d}")
 
 
 def baseline_predictions(train: list[tuple[str, str]], texts: list[str]) -> list[str]:
@@ -98,16 +139,19 @@ def main() -> int:
     parser.add_argument("--min-macro-f1", type=float, default=None, help="exit 1 below this (first set)")
     parser.add_argument("--min-oos", type=float, default=None, help="exit 1 below this (first set)")
     parser.add_argument("--model", type=Path, default=None, help="evaluate this model instead of the current one")
+    parser.add_argument("--misses", action="store_true", help="list the messages whose entities are not all right")
     parser.add_argument("--dump", type=Path, default=None, help="write every parse result (JSON) for analysis")
     args = parser.parse_args()
 
     train = [(e.text, e.intent) for e in read_examples(sorted(TRAINING_DIR.rglob("*.yml")))]
-    sets = [(path, [(e.text, e.intent) for e in read_examples([path])]) for path in HELDOUT_SETS if path.exists()]
+    sets = [(path, read_examples([path])) for path in HELDOUT_SETS if path.exists()]
+    entity_sets = [(path, read_examples([path])) for path in ENTITY_SETS if path.exists()]
     model = args.model or ensure_model()
     summaries = []
+    entity_summaries: list[tuple[str, tuple[float, float, float, int]]] = []
     with scratch_stack(model, with_actions=False) as (_stack, settings):
         for index, (path, heldout) in enumerate(sets):
-            texts, truth = [t for t, _ in heldout], [i for _, i in heldout]
+            texts, truth = [e.text for e in heldout], [e.intent for e in heldout]
             overlap = {t.lower() for t, _ in train} & {t.lower() for t in texts}
             print(f"\n##### {path.relative_to(PROJECT_ROOT)}: {len(heldout)} messages, {len(set(truth))} topics; "
                   f"training examples: {len(train)}; held-out sentences found in training: {len(overlap)}")
@@ -127,10 +171,31 @@ def main() -> int:
                       f"{len(texts) / elapsed:.1f} msg/s sequential, {len(texts) / elapsed_parallel:.1f} msg/s "
                       f"with 4 clients")
             summaries.append((path.name, rasa, base))
+            annotated = [(e.entities, p) for e, p in zip(heldout, parsed) if e.entities]
+            if annotated:
+                report_entities(f"{path.name} ({len(annotated)} annotated messages)",
+                                entity_scores([a for a, _ in annotated], [p for _, p in annotated]))
+        for path, entity_set in entity_sets:
+            print(f"\n##### {path.relative_to(PROJECT_ROOT)}: {len(entity_set)} messages "
+                  f"({sum(1 for e in entity_set if not e.entities)} without any entity)")
+            parsed, _, _ = parse_all(settings.rasa_url, [e.text for e in entity_set])
+            entities = entity_scores([e.entities for e in entity_set], parsed)
+            report_entities(path.name, entities)
+            misses = [(e.text, e.entities, [(x["entity"], x.get("value")) for x in p.get("entities", [])])
+                      for e, p in zip(entity_set, parsed)
+                      if Counter((n, v.lower()) for n, v in e.entities)
+                      != Counter((x["entity"], str(x.get("value", "")).strip().lower()) for x in p.get("entities", []))]
+            print(f"messages not fully right: {len(misses)}" + ("" if args.misses else " (--misses lists them)"))
+            for text, wanted, got in misses if args.misses else []:
+                print(f"  {text} | expected {list(wanted)} | extracted {got}")
+            entity_summaries.append((path.name, entities["ALL (micro)"]))
     print()
     for name, rasa, base in summaries:
         print(f"SUMMARY {name}: rasa macro-F1 {rasa['macro_f1']:.3f} oos {rasa['oos_catch']:.3f} | "
               f"baseline macro-F1 {base['macro_f1']:.3f} oos {base['oos_catch']:.3f}")
+    for name, (precision, recall, f1, support) in entity_summaries:
+        print(f"SUMMARY {name}: entity micro-F1 {f1:.3f} (precision {precision:.3f}, recall {recall:.3f}, "
+              f"{support} entities)")
     first = summaries[0][1]
     failed = (args.min_macro_f1 is not None and first["macro_f1"] < args.min_macro_f1) or (
         args.min_oos is not None and first["oos_catch"] < args.min_oos)

@@ -67,3 +67,14 @@ async def test_orientation_quiz_runs_to_its_results(user):
     results = (await user.replies())[-1]
     assert "en Guadeloupe" in results.text and "parce que tu" in results.text
     assert len(results.buttons) == 3
+
+
+async def test_plural_feminine_and_hyphenated_names_reach_the_right_card_and_territory(user):
+    # Neither "aides-soignantes" nor "st-martin" is a listed synonym: the entity value
+    # mapper (rasa_components/entity_values.py) must turn them into J1501 and saint_martin.
+    await user.say("c koi le metier des aides-soignantes")
+    card = (await user.replies())[-1]
+    assert "Aide-soignant" in card.text and "Ce que tu fais" in card.text, card.text
+    await user.say("et ca recrute koi a st-martin")
+    listing = (await user.replies(count=2))[0]
+    assert "qui recrutent à Saint-Martin" in listing.text, listing.text

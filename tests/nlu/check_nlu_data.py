@@ -25,6 +25,9 @@ HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 # Second held-out set, written later by someone who never saw the training data or
 # the first set: plain text, no entity annotations, minimum counts not enforced.
 HELDOUT_FRESH = ROOT / "tests" / "nlu" / "heldout_fresh.yml"
+# Entity-only held-out sets (make eval scores extracted values on them), written blind
+# like the second one; their intents only keep the format valid.
+HELDOUT_ENTITIES = [ROOT / "tests" / "nlu" / "heldout_entities.yml", ROOT / "tests" / "nlu" / "heldout_entities_blind.yml"]
 
 INTENTS = """greet goodbye thank bot_challenge ask_help ask_apprenticeship ask_apprentice_pay
 ask_apprenticeship_age ask_contract_types ask_find_employer request_cfa_contact ask_recruiting_jobs
@@ -110,6 +113,13 @@ def read_intents(paths):
         if not data:
             continue
         for item in data["nlu"]:
+            # Rasa skips (with a mere warning) any line of an examples block that is not
+            # "- example", e.g. a "# comment": the example is silently lost.
+            for line in str(item.get("examples", "")).splitlines():
+                if line.strip() and not line.strip().startswith("- "):
+                    errors.append(f"{p}: {line.strip()!r} in the examples of "
+                                  f"{item.get('intent') or item.get('synonym') or item.get('lookup')}: "
+                                  "every line there must start with '- ' (put comments above the block)")
             if "intent" in item:
                 if item["intent"] not in INTENTS:
                     errors.append(f"{p}: unknown intent {item['intent']}")
@@ -174,6 +184,13 @@ for intent, exs in read_intents([HELDOUT_FRESH]).items():
     for ex, _ in exs:
         if norm(ex) in train_norm:
             errors.append(f"fresh held-out sentence found in training: {ex!r} ({intent})")
+
+# the entity held-out sets neither
+for entity_set in HELDOUT_ENTITIES:
+    for intent, exs in read_intents([entity_set]).items():
+        for ex, _ in exs:
+            if norm(ex) in train_norm or loose(ex) in train_loose:
+                errors.append(f"entity held-out sentence found in training: {ex!r} ({intent})")
 
 for i in INTENTS:
     if len(train.get(i, [])) < MIN_TRAIN[i]:
