@@ -7,8 +7,8 @@ frequent confusions, the out-of-scope catch rate, the same figures for a simple
 baseline trained on the same data (TF-IDF + logistic regression), and the parse
 latency and throughput. Entities (territory, occupation, age, contract year,
 diploma level) are scored as the values the slots would get, on every held-out
-message that annotates them, and on ``heldout_entities.yml``, written blind for that. ``--min-macro-f1`` / ``--min-oos`` turn targets into an
-exit code.
+message that annotates them and on the two entity sets written blind for that.
+``--min-macro-f1`` / ``--min-oos`` turn targets into an exit code.
 """
 
 from __future__ import annotations
@@ -62,6 +62,15 @@ def scores(truth: list[str], predicted: list[str]) -> dict[str, object]:
     }
 
 
+def extracted_pairs(result: dict) -> Counter:
+    """(entity, value) pairs of a /model/parse result, compared case-insensitively."""
+    return Counter((e["entity"], str(e.get("value", "")).strip().lower()) for e in result.get("entities", []))
+
+
+def expected_pairs(annotated: tuple[tuple[str, str], ...]) -> Counter:
+    return Counter((name, value.lower()) for name, value in annotated)
+
+
 def entity_scores(gold: list[tuple[tuple[str, str], ...]], parsed: list[dict]) -> dict[str, tuple[float, float, float, int]]:
     """Precision, recall, F1 and support per entity, on (entity, value) pairs.
 
@@ -71,8 +80,7 @@ def entity_scores(gold: list[tuple[tuple[str, str], ...]], parsed: list[dict]) -
     """
     counts: dict[str, list[int]] = {}  # entity -> [true pos, false pos, false neg]
     for expected, result in zip(gold, parsed):
-        found = Counter((e["entity"], str(e.get("value", "")).strip().lower()) for e in result.get("entities", []))
-        wanted = Counter((name, value.lower()) for name, value in expected)
+        found, wanted = extracted_pairs(result), expected_pairs(expected)
         for (name, _), n in (found & wanted).items():
             counts.setdefault(name, [0, 0, 0])[0] += n
         for (name, _), n in (found - wanted).items():
@@ -182,9 +190,7 @@ def main() -> int:
             entities = entity_scores([e.entities for e in entity_set], parsed)
             report_entities(path.name, entities)
             misses = [(e.text, e.entities, [(x["entity"], x.get("value")) for x in p.get("entities", [])])
-                      for e, p in zip(entity_set, parsed)
-                      if Counter((n, v.lower()) for n, v in e.entities)
-                      != Counter((x["entity"], str(x.get("value", "")).strip().lower()) for x in p.get("entities", []))]
+                      for e, p in zip(entity_set, parsed) if expected_pairs(e.entities) != extracted_pairs(p)]
             print(f"messages not fully right: {len(misses)}" + ("" if args.misses else " (--misses lists them)"))
             for text, wanted, got in misses if args.misses else []:
                 print(f"  {text} | expected {list(wanted)} | extracted {got}")
