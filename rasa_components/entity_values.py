@@ -20,7 +20,6 @@ A value it cannot place is left as it was, as before. Trains from our data only.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from pathlib import Path
@@ -36,46 +35,11 @@ from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_AT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_components.normalise import strip_accents
+from rasa_components.entity_keys import Table, build_table, known_value, loose_key
 
 TABLE_FILE = "entity_values.json"
 #: Text that may sit between two halves of one entity ("agents de sécu").
 JOINERS = {"", "de", "d'", "d’", "du", "des", "'", "’", "-"}
-#: Feminine and other endings folded to one form on both sides of the comparison.
-ENDINGS = (("euse", "eur"), ("trice", "teur"), ("ienne", "ien"), ("iere", "ier"), ("ere", "er"), ("ee", "e"))
-WORDS = re.compile(r"[\s\-'’.]+")
-
-
-def loose_key(text: str) -> str:
-    """``"Infirmières"`` -> ``"infirmier"``; ``"agents d'entretien"`` -> ``"agent d entretien"``."""
-    words = []
-    for word in WORDS.split(strip_accents(text.lower()).strip(" ,;:!?")):
-        if len(word) > 3 and word[-1] in "sx":
-            word = word[:-1]
-        for ending, replacement in ENDINGS:
-            if word.endswith(ending) and len(word) > len(ending) + 1:
-                word = word[: -len(ending)] + replacement
-                break
-        if word:
-            words.append(word)
-    return " ".join(words)
-
-
-def build_table(training_data: TrainingData) -> Dict[str, Dict[str, str]]:
-    """entity -> {loose key -> value}, from annotated examples and synonyms."""
-    table: Dict[str, Dict[str, str]] = {}
-    for message in training_data.entity_examples:
-        for entity in message.get(ENTITIES, []):
-            name, value = entity[ENTITY_ATTRIBUTE_TYPE], str(entity[ENTITY_ATTRIBUTE_VALUE])
-            surface = message.get(TEXT)[entity[ENTITY_ATTRIBUTE_START]:entity[ENTITY_ATTRIBUTE_END]]
-            values = table.setdefault(name, {})
-            values.setdefault(loose_key(value), value)
-            values.setdefault(loose_key(surface), value)
-    for surface, value in training_data.entity_synonyms.items():
-        for values in table.values():
-            if loose_key(value) in values and values[loose_key(value)] == value:
-                values.setdefault(loose_key(surface), value)
-    return table
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
@@ -86,7 +50,7 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
         return {"typo_cutoff": 0.85, "min_age": 10, "max_age": 99}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 table: Optional[Dict[str, Dict[str, str]]] = None) -> None:
+                 table: Optional[Table] = None) -> None:
         self.config = config
         self._model_storage = model_storage
         self._resource = resource
@@ -98,7 +62,13 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        self.table = build_table(training_data)
+        annotated = [(entity[ENTITY_ATTRIBUTE_TYPE],
+                      message.get(TEXT)[entity[ENTITY_ATTRIBUTE_START]:entity[ENTITY_ATTRIBUTE_END]],
+                      str(entity[ENTITY_ATTRIBUTE_VALUE]))
+                     for message in training_data.entity_examples for entity in message.get(ENTITIES, [])]
+        lookups = {table["name"]: [str(e) for e in table["elements"]] for table in training_data.lookup_tables
+                   if isinstance(table.get("elements"), list)}
+        self.table = build_table(annotated, training_data.entity_synonyms, lookups)
         with self._model_storage.write_to(self._resource) as directory:
             (Path(directory) / TABLE_FILE).write_text(json.dumps(self.table, ensure_ascii=False), encoding="utf-8")
         return self._resource
@@ -134,11 +104,7 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
         values = self.table.get(entity[ENTITY_ATTRIBUTE_TYPE])
         if not values:
             return True  # an entity type we keep no values for: nothing to map
-        key = loose_key(str(entity[ENTITY_ATTRIBUTE_VALUE]))
-        value = values.get(key)
-        if value is None and len(key) > 4:
-            close = difflib.get_close_matches(key, list(values), n=1, cutoff=self.config["typo_cutoff"])
-            value = values[close[0]] if close else None
+        value = known_value(values, str(entity[ENTITY_ATTRIBUTE_VALUE]), self.config["typo_cutoff"])
         if value is None:
             return False
         if value != entity[ENTITY_ATTRIBUTE_VALUE]:
