@@ -36,8 +36,8 @@ async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_s
 
 async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_review(user):
     before = len(unanswered())
-    # Vague, with its likeliest topics well inside the "did you mean" band (0.10-0.25):
-    # mobility aid ~0.18, then data rights ~0.10-0.14, across the last two configs.
+    # Vague, with its likeliest topic well inside the "did you mean" band (0.10-0.25):
+    # mobility aid at 0.17-0.19 with every config and data set tried this session.
     # ("pour les sous" sat at the band's edge and fell out when DIET lost a layer.)
     await user.say("c pour mon dossier")
     first = (await user.replies())[-1]
