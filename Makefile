@@ -13,11 +13,12 @@ RASA := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help install run test test-unit test-e2e validate conversations content-check content-import model eval review bench lock clean
+.PHONY: help check install run test test-unit test-e2e validate conversations content-check content-import model eval review bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
-	@echo "make test  - installe ce qu'il faut et passe tous les tests"
+	@echo "make test  - installe ce qu'il faut et passe tous les tests (make check d'abord)"
+	@echo "make check - ruff (style, imports) et mypy (types) sur notre code Python 3.11"
 	@echo "make model - entraîne le modèle Rasa si les données ont changé"
 	@echo "make content-check  - vérifie le contenu (schéma, sources, dates, exemples, Rasa)"
 	@echo "make content-import - importe content/ dans la base (tout ou rien)"
@@ -76,7 +77,11 @@ conversations: model
 	$(RASA) test core --model "$$($(PY) -c 'from stack.model import model_path; print(model_path())')" \
 		--stories tests/conversations --fail-on-prediction-errors --out results/conversations
 
-test: install $(STAMPS)/emulator validate conversations
+check: $(STAMPS)/app
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: check install $(STAMPS)/emulator validate conversations
 	$(PY) -m pytest -q
 
 test-unit: $(STAMPS)/app

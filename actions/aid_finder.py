@@ -18,8 +18,8 @@ from actions.answers import aid_text
 from actions.pay import parse_age
 from actions.texts import intent_payload, latest_intent
 from akto_data.catalogue import queries
-from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.catalogue.eligibility import Profile, eligible
+from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.i18n import text as t
 
 #: (step, choices). Age choices are the ages representing each band of the rules.

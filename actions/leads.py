@@ -19,10 +19,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.texts import intent_payload, latest_metadata, value_before_latest_message
 from akto_data.catalogue import queries
 from akto_data.i18n import text as t
-from akto_data.leads.contact import (EXAMPLE_PHONE, check_email, match_town, normalise_phone,
-                                     parse_age_or_birth_date, town_names)
-from akto_data.leads.matching import matching_cfas, territories_with_match
+from akto_data.leads.contact import (
+    EXAMPLE_PHONE,
+    check_email,
+    match_town,
+    normalise_phone,
+    parse_age_or_birth_date,
+    town_names,
+)
 from akto_data.leads.form import REASONS, as_int, lead_summary
+from akto_data.leads.matching import matching_cfas, territories_with_match
 
 #: Words that point to a reason when it is typed instead of tapped.
 REASON_WORDS = {"place": "places", "salaire": "pay", "paye": "pay", "pay": "pay", "argent": "pay",

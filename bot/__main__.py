@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from akto_data.logs import configure_logging
 from akto_data.settings import load_dotenv, load_settings
@@ -19,10 +20,8 @@ def main() -> None:
     else:
         from bot.console import ConsoleFront
 
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(ConsoleFront(settings).run())
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ class ConsoleFront:
         return UserAction(self.chat_id, text=line, metadata=meta)
 
     @staticmethod
-    def _read_lines(lines: TextIO) -> "asyncio.Queue[str]":
+    def _read_lines(lines: TextIO) -> asyncio.Queue[str]:
         """Lines of ``lines`` as they come, read by a daemon thread.
 
         A daemon thread (not ``asyncio.to_thread``) so that Ctrl-C does not wait for a

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
 
 from rasa_components.normalise import strip_accents
 
@@ -19,7 +19,7 @@ ENDINGS = (("euse", "eur"), ("trice", "teur"), ("ienne", "ien"), ("iere", "ier")
 WORDS = re.compile(r"[\s\-'’.]+")
 
 #: entity -> {loose key -> value}
-Table = Dict[str, Dict[str, str]]
+Table = dict[str, dict[str, str]]
 
 
 def loose_key(text: str) -> str:
@@ -37,8 +37,8 @@ def loose_key(text: str) -> str:
     return " ".join(words)
 
 
-def build_table(annotated: Iterable[Tuple[str, str, str]], synonyms: Mapping[str, str],
-                lookups: Mapping[str, List[str]]) -> Table:
+def build_table(annotated: Iterable[tuple[str, str, str]], synonyms: Mapping[str, str],
+                lookups: Mapping[str, list[str]]) -> Table:
     """Known values per entity, from annotated examples ``(entity, surface, value)``,
     synonyms ``{surface: value}`` and lookup tables ``{entity: [surface, ...]}``.
 
@@ -63,7 +63,7 @@ def build_table(annotated: Iterable[Tuple[str, str, str]], synonyms: Mapping[str
     return table
 
 
-def known_value(values: Mapping[str, str], typed: str, typo_cutoff: float) -> Optional[str]:
+def known_value(values: Mapping[str, str], typed: str, typo_cutoff: float) -> str | None:
     """The value ``typed`` stands for, by loose key, else by a very close key (a typo;
     never for keys of four letters or less, where one letter changes the word)."""
     key = loose_key(typed)

@@ -23,15 +23,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START,
-                                       ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, TEXT)
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -45,20 +51,20 @@ JOINERS = {"", "de", "d'", "d’", "du", "des", "'", "’", "-"}
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class EntityValueMapper(GraphComponent, EntityExtractorMixin):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         # typo_cutoff: difflib similarity needed to take the closest known key.
         return {"typo_cutoff": 0.85, "min_age": 10, "max_age": 99}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 table: Optional[Table] = None) -> None:
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 table: Table | None = None) -> None:
         self.config = config
         self._model_storage = model_storage
         self._resource = resource
         self.table = table or {}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "EntityValueMapper":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> EntityValueMapper:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -74,8 +80,8 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "EntityValueMapper":
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> EntityValueMapper:
         try:
             with model_storage.read_from(resource) as directory:
                 table = json.loads((Path(directory) / TABLE_FILE).read_text(encoding="utf-8"))
@@ -83,7 +89,7 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
             table = None
         return cls(config, model_storage, resource, table)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             entities = self._joined(message.get(TEXT) or "", list(message.get(ENTITIES, [])))
             kept = []
@@ -99,7 +105,7 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
             message.set(ENTITIES, kept, add_to_output=True)
         return messages
 
-    def _map(self, entity: Dict[str, Any]) -> bool:
+    def _map(self, entity: dict[str, Any]) -> bool:
         """Give the entity its known value; False when none is known."""
         values = self.table.get(entity[ENTITY_ATTRIBUTE_TYPE])
         if not values:
@@ -112,9 +118,9 @@ class EntityValueMapper(GraphComponent, EntityExtractorMixin):
             self.add_processor_name(entity)
         return True
 
-    def _joined(self, text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def _joined(self, text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One entity for "agents" + "sécu" when only "de" separates them."""
-        joined: List[Dict[str, Any]] = []
+        joined: list[dict[str, Any]] = []
         for entity in sorted(entities, key=lambda e: e.get(ENTITY_ATTRIBUTE_START, 0)):
             previous = joined[-1] if joined else None
             if (previous is not None and entity[ENTITY_ATTRIBUTE_TYPE] == previous[ENTITY_ATTRIBUTE_TYPE] != "age"

@@ -12,13 +12,9 @@ rasa_components/normalise.py). Trains from our data only; nothing is downloaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import joblib
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline, make_union
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -27,6 +23,9 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline, make_union
 
 from rasa_components.normalise import normalise
 
@@ -36,20 +35,20 @@ MODEL_FILE = "tfidf_lr.joblib"
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class TfidfEnsembleClassifier(GraphComponent, IntentClassifier):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         # weight: share of DIET in the blend (0 = TF-IDF only, 1 = DIET only).
         return {"weight": 0.5, "C": 10.0, "max_iter": 3000, "ranking_length": 10}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[Any] = None) -> None:
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Any | None = None) -> None:
         self.config = config
         self._model_storage = model_storage
         self._resource = resource
         self.model = model
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "TfidfEnsembleClassifier":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> TfidfEnsembleClassifier:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -67,8 +66,8 @@ class TfidfEnsembleClassifier(GraphComponent, IntentClassifier):
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "TfidfEnsembleClassifier":
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> TfidfEnsembleClassifier:
         try:
             with model_storage.read_from(resource) as directory:
                 model = joblib.load(Path(directory) / MODEL_FILE)
@@ -76,7 +75,7 @@ class TfidfEnsembleClassifier(GraphComponent, IntentClassifier):
             model = None
         return cls(config, model_storage, resource, model)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None:
             return messages
         weight = float(self.config["weight"])

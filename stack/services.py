@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -35,10 +35,8 @@ def _die_with_parent() -> None:
     Without it, a killed launcher would leave Rasa (1.2 GB) and the action server
     running and holding their ports.
     """
-    try:
+    with suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class StartupError(RuntimeError):
@@ -80,7 +78,7 @@ def service_env(settings: Settings, extra: dict[str, str] | None = None) -> dict
 class Service:
     name: str
     command: list[str]
-    healthy: Callable[["Service"], bool]
+    healthy: Callable[[Service], bool]
     where: str
     process: subprocess.Popen | None = None
     log_path: Path = field(default_factory=Path)
@@ -192,10 +190,8 @@ class Stack:
         targets = [service] if service else list(reversed(self.services))
         for target in targets:
             if target.process and target.process.poll() is None:
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(target.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for target in targets:
             if target.process is None:
                 continue
@@ -207,7 +203,7 @@ class Stack:
             if target in self.services:
                 self.services.remove(target)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:

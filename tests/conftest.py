@@ -30,7 +30,7 @@ def postgres_db(monkeypatch):
     from akto_data.models import Base
 
     engine = create_engine(POSTGRES_URL)
-    import akto_data.catalogue.tables  # noqa: F401  (so drop_all knows every table)
+    import akto_data.catalogue.tables
     import akto_data.leads.models  # noqa: F401  (and the lead tables)
 
     Base.metadata.drop_all(engine)

@@ -25,6 +25,7 @@ from akto_data.catalogue.yamlsource import ContentFileError
 from akto_data.nlu_examples import read_examples
 from akto_data.settings import CONTENT_DIR, PROJECT_ROOT
 
+
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))

@@ -30,9 +30,9 @@ class Fit:
 def fits(rules: dict[str, Any], profile: Profile) -> bool:
     """Whether an aid with these eligibility ``rules`` fits ``profile``."""
     statuses = rules.get("status")
-    if statuses and profile.status not in statuses:
-        if not (profile.status == "future_apprentice" and "apprentice" in statuses):
-            return False
+    if statuses and profile.status not in statuses and not (
+            profile.status == "future_apprentice" and "apprentice" in statuses):
+        return False
     if profile.age is not None:
         if rules.get("min_age") is not None and profile.age < rules["min_age"]:
             return False

@@ -33,8 +33,8 @@ from akto_data.catalogue.tables import (
     CatTerritory,
 )
 from akto_data.catalogue.yamlsource import ContentFileError
-from akto_data.settings import CONTENT_DIR
 from akto_data.db import create_schema, session_scope
+from akto_data.settings import CONTENT_DIR
 
 #: Import order (parents before children); deletion runs in reverse.
 TABLES = (CatTerritory, CatOccupation, CatRecruitment, CatAid, CatAidPeriod, CatCfa, CatCfaTraining,
@@ -135,7 +135,7 @@ def import_catalogue(directory: Path = CONTENT_DIR, topics: set[str] | None = No
             label = LABELS[table]
             old = _existing(session, table)
             new = {_key(table, row): row for row in new_rows[table]}
-            for key in new.keys() - old.keys():
+            for _added in new.keys() - old.keys():
                 report.added[label] += 1
             for key in old.keys() - new.keys():
                 report.removed[label] += 1

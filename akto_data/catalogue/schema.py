@@ -234,9 +234,8 @@ def check_faq(data: Any, checker: Checker, topics: set[str]) -> list[dict]:
     seen: dict[str, int] = {}
     for row in rows:
         entry = checker.identity(row, "topic", seen, "ajouter topic (nom de l'intention)")
-        if entry != "?":
-            if topics and entry not in topics:
-                checker.error(row, entry, "sujet inconnu du domaine Rasa", f"choisir parmi : {', '.join(sorted(topics))}")
+        if entry != "?" and topics and entry not in topics:
+            checker.error(row, entry, "sujet inconnu du domaine Rasa", f"choisir parmi : {', '.join(sorted(topics))}")
         checker.need(row, "answer", str, entry, "écrire la réponse (courte, en « tu »)")
         checker.source(row, entry)
         checker.dates(row, entry)

@@ -51,7 +51,7 @@ class SmtpSettings:
     timeout: float = 10.0
 
     @classmethod
-    def from_env(cls) -> "SmtpSettings":
+    def from_env(cls) -> SmtpSettings:
         return cls(host=os.environ.get("SMTP_HOST", cls.host), port=int(os.environ.get("SMTP_PORT", cls.port)),
                    sender=os.environ.get("LEAD_SENDER", cls.sender))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import TextIO
 
 from sqlalchemy import select
@@ -25,8 +25,8 @@ COLUMNS = ("created_at", "first_name", "age", "minor", "training", "rome", "terr
 def export_csv(cfa_id: str, start: date, end: date, out: TextIO) -> int:
     """Write the leads of ``cfa_id`` created from ``start`` to ``end`` (inclusive); return how many."""
     ensure_schema()
-    lower = datetime.combine(start, time.min, tzinfo=timezone.utc)
-    upper = datetime.combine(end, time.max, tzinfo=timezone.utc)
+    lower = datetime.combine(start, time.min, tzinfo=UTC)
+    upper = datetime.combine(end, time.max, tzinfo=UTC)
     writer = csv.writer(out, delimiter=";")
     writer.writerow(COLUMNS)
     count = 0

@@ -7,7 +7,7 @@ so a notice or a reminder is never lost nor sent for a change that did not happe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -93,4 +93,4 @@ def anonymise_expired(months: int, now: datetime | None = None) -> int:
 
 def _aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes (stored as UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

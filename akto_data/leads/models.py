@@ -42,7 +42,7 @@ class Lead(Base):
     #: When the CFA got its one reminder (lead not opened after 2 working days).
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    outbox: Mapped[list["OutboxMessage"]] = relationship(back_populates="lead", cascade="all, delete-orphan")
+    outbox: Mapped[list[OutboxMessage]] = relationship(back_populates="lead", cascade="all, delete-orphan")
 
 
 class LeadStatusEvent(Base):

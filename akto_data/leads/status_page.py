@@ -52,7 +52,7 @@ class StatusHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         target = self._target()
         if target is None:
             self._reply(HTTPStatus.NOT_FOUND, f"<p>{html.escape(t('lead.page.invalid'))}</p>")
@@ -62,7 +62,7 @@ class StatusHandler(BaseHTTPRequestHandler):
             f"<p>{html.escape(t('lead.page.confirm', status=label))}</p>"
             f"<form method='post'><button type='submit'>{html.escape(label)}</button></form>"))
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         target = self._target()
         if target is None:
             self._reply(HTTPStatus.NOT_FOUND, f"<p>{html.escape(t('lead.page.invalid'))}</p>")

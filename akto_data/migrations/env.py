@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import akto_data.catalogue.tables  # noqa: F401  (registers the catalogue tables)
+import akto_data.catalogue.tables
 import akto_data.leads.models  # noqa: F401  (registers the lead tables)
 from akto_data.db import get_engine
 from akto_data.models import Base

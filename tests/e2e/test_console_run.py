@@ -57,14 +57,14 @@ def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_d
         startup = _read_until(process, "🙂 > ", timeout=240)
         assert "rasa     prêt en" in startup and f"http://127.0.0.1:{rasa_port}" in startup
         assert "Assistant prêt en" in startup
-        process.stdin.write("slt\n".encode())
+        process.stdin.write(b"slt\n")
         process.stdin.flush()
         menu = _read_until(process, "5. ❓ Poser une question", timeout=30)
         assert "Salut" in menu or "Hello" in menu
-        process.stdin.write("2\n".encode())
+        process.stdin.write(b"2\n")
         process.stdin.flush()
         _read_until(process, "7. Saint-Barthélemy", timeout=30)  # where do you live? (numbered)
-        process.stdin.write("1\n".encode())
+        process.stdin.write(b"1\n")
         process.stdin.flush()
         answer = _read_until(process, "vérifié le", timeout=30)
         assert "qui recrutent en Martinique" in answer

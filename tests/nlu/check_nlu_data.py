@@ -29,18 +29,13 @@ HELDOUT_FRESH = ROOT / "tests" / "nlu" / "heldout_fresh.yml"
 # like the second one; their intents only keep the format valid.
 HELDOUT_ENTITIES = [ROOT / "tests" / "nlu" / "heldout_entities.yml", ROOT / "tests" / "nlu" / "heldout_entities_blind.yml"]
 
-INTENTS = """greet goodbye thank bot_challenge ask_help ask_apprenticeship ask_apprentice_pay
-ask_apprenticeship_age ask_contract_types ask_find_employer request_cfa_contact ask_recruiting_jobs
-ask_occupation start_orientation ask_aids ask_mobility_aid ask_driving_licence_aid ask_housing_aid
-ask_social_support ask_employer_aid ask_poec ask_akto ask_ici_cest_ma_place request_human ask_privacy
-delete_my_data out_of_scope affirm deny stop inform""".split()
+INTENTS = ["greet", "goodbye", "thank", "bot_challenge", "ask_help", "ask_apprenticeship", "ask_apprentice_pay", "ask_apprenticeship_age", "ask_contract_types", "ask_find_employer", "request_cfa_contact", "ask_recruiting_jobs", "ask_occupation", "start_orientation", "ask_aids", "ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support", "ask_employer_aid", "ask_poec", "ask_akto", "ask_ici_cest_ma_place", "request_human", "ask_privacy", "delete_my_data", "out_of_scope", "affirm", "deny", "stop", "inform"]
 MIN_TRAIN = defaultdict(lambda: 30, inform=60, out_of_scope=60)
 MIN_HELDOUT = defaultdict(lambda: 7, out_of_scope=25)
 MIN_HELDOUT_TOTAL = 260
 
 TERRITORIES = {"guadeloupe", "martinique", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy", "hexagone"}
-OCCUPATIONS = set("""K2503 H2913 J1501 J1506 K1302 K2204 G1602 G1603 G1803 D1507 F1703 F1602 G1203 A1203 A1414
-F1603 D1505 G1703 I1604 N4105 N1103 M1607 D1102 D1202 K1303 K2104 D1106 M1203""".split())
+OCCUPATIONS = set(["K2503", "H2913", "J1501", "J1506", "K1302", "K2204", "G1602", "G1603", "G1803", "D1507", "F1703", "F1602", "G1203", "A1203", "A1414", "F1603", "D1505", "G1703", "I1604", "N4105", "N1103", "M1607", "D1102", "D1202", "K1303", "K2104", "D1106", "M1203"])
 ALLOWED = {
     "territory": lambda v: v in TERRITORIES,
     "occupation": lambda v: v in OCCUPATIONS,
@@ -103,7 +98,7 @@ def load(path):
 
 
 def examples_of(block):
-    return [l[2:].strip() for l in block.get("examples", "").splitlines() if l.strip().startswith("- ")]
+    return [line[2:].strip() for line in block.get("examples", "").splitlines() if line.strip().startswith("- ")]
 
 
 def read_intents(paths):
@@ -151,13 +146,13 @@ for p in train_files:
                 add_syn(ex, str(item["synonym"]), p.name)
 for intent, exs in train.items():
     for ex, p in exs:
-        for name, surface, value in entities(ex, p.name):
+        for _name, surface, value in entities(ex, p.name):
             add_syn(surface, value, f"{p.name}:{intent}")
 
 # duplicates in training
 seen = {}
 for intent, exs in train.items():
-    for ex, p in exs:
+    for ex, _p in exs:
         k = norm(ex)
         if k in seen:
             errors.append(f"duplicate training example {ex!r}: {intent} / {seen[k]}")

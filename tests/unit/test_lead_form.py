@@ -6,8 +6,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.lead_submit import ActionSubmitLead, consent_version
-from actions.leads import (ActionAskLeadCfa, ActionAskLeadFirstName, ActionAskLeadCfaTerritory, ActionAskLeadConsent, ActionAskLeadReasons,
-                           ValidateLeadForm)
+from actions.leads import (
+    ActionAskLeadCfa,
+    ActionAskLeadCfaTerritory,
+    ActionAskLeadConsent,
+    ActionAskLeadFirstName,
+    ActionAskLeadReasons,
+    ValidateLeadForm,
+)
 from akto_data.db import session_scope
 from akto_data.leads.models import Lead
 

@@ -6,7 +6,7 @@ import hmac
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -136,13 +136,13 @@ def test_webhook_is_signed_with_hmac_sha256(catalogue, receiver, monkeypatch):
 
 
 def test_working_days_skip_the_weekend():
-    friday = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
-    assert add_working_days(friday, 2) == datetime(2026, 12, 1, 10, tzinfo=timezone.utc)  # Tuesday
+    friday = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    assert add_working_days(friday, 2) == datetime(2026, 12, 1, 10, tzinfo=UTC)  # Tuesday
 
 
 def test_one_reminder_when_the_cfa_has_not_opened_the_lead_in_2_working_days(catalogue):
     lead = create_lead(lead_data(), "v1")
-    friday = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
+    friday = datetime(2026, 11, 27, 10, tzinfo=UTC)
     with session_scope() as session:
         row = session.get(Lead, lead.id)
         row.status = "sent"
@@ -166,7 +166,7 @@ def test_leads_are_anonymised_after_the_retention(db, request):
     old = create_lead(lead_data(chat_id="1"), "v1")
     recent = create_lead(lead_data(chat_id="2"), "v1")
     with session_scope() as session:
-        session.get(Lead, old.id).created_at = datetime.now(timezone.utc) - timedelta(days=30 * 24 + 1)
+        session.get(Lead, old.id).created_at = datetime.now(UTC) - timedelta(days=30 * 24 + 1)
     assert anonymise_expired(24) == 1
     with session_scope() as session:
         gone, kept = session.get(Lead, old.id), session.get(Lead, recent.id)

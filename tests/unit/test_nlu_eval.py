@@ -1,8 +1,8 @@
 """``make eval`` scores entities as the values slots would get: a right span with an
 unmapped value ("gwada" left as is) must count as a miss, not a hit."""
 
-from stack.nlu_eval import entity_scores
 from akto_data.nlu_examples import annotations
+from stack.nlu_eval import entity_scores
 
 
 def test_annotations_read_values_after_mapping() -> None:
