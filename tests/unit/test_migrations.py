@@ -12,9 +12,10 @@ from tests.conftest import POSTGRES_URL
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
-def test_fresh_database_is_migrated_to_exactly_the_models(db, tmp_path, postgres_db, request):
+def test_fresh_database_is_migrated_to_exactly_the_models(db, tmp_path, request):
     url = f"sqlite:///{tmp_path / 'fresh.db'}" if db == "sqlite" else POSTGRES_URL
     if db == "postgres":
+        request.getfixturevalue("postgres_db")  # skips, with the reason, where no PostgreSQL answers
         engine = create_engine(POSTGRES_URL)
         with engine.begin() as connection:
             connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
