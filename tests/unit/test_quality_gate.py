@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.conftest import POSTGRES_URL, postgres_unreachable
+from tests.conftest import postgres_unreachable
 
 
 def test_finding_21_postgres_tests_skip_with_a_clear_reason_where_no_server_answers():
@@ -15,8 +15,3 @@ def test_finding_21_postgres_tests_skip_with_a_clear_reason_where_no_server_answ
     assert reason is not None
     assert "PostgreSQL not reachable" in reason and "TEST_POSTGRES_URL" in reason and str(closed) in reason
 
-
-def test_finding_21_postgres_is_used_where_it_answers():
-    reason = postgres_unreachable(POSTGRES_URL)
-    # On this project's machines PostgreSQL runs; elsewhere the reason must name the URL.
-    assert reason is None or "127.0.0.1" in reason or "TEST_POSTGRES_URL" in reason
