@@ -22,11 +22,11 @@ MIN_SUGGESTION_CONFIDENCE = 0.10
 
 def suggestions(ranking: list[dict[str, Any]], domain: dict[str, Any], limit: int = 2) -> list[tuple[str, str]]:
     """(label, intent) of the likeliest topics that have a label in the domain."""
-    found = []
+    found: list[tuple[str, str]] = []
     for entry in ranking:
         name = entry.get("name")
         label = response_text(domain, f"utter_topic_{name}")
-        if name in NOT_TOPICS or label is None or entry.get("confidence", 0) < MIN_SUGGESTION_CONFIDENCE:
+        if not name or name in NOT_TOPICS or label is None or entry.get("confidence", 0) < MIN_SUGGESTION_CONFIDENCE:
             continue
         found.append((label, name))
         if len(found) == limit:
@@ -58,7 +58,7 @@ class ActionFallback(Action):
             dispatcher.utter_message(response="utter_fallback_options")
             return []
         buttons = [{"title": label, "payload": intent_payload(intent)} for label, intent in options]
-        buttons.append({"title": response_text(domain, "utter_fallback_other_button"),
+        buttons.append({"title": response_text(domain, "utter_fallback_other_button") or "Non, autre chose",
                         "payload": intent_payload("fallback_other")})
         dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
         return []

@@ -30,7 +30,7 @@ def plain(example: str) -> str:
     return ANNOTATION.sub(r"\1", example).strip()
 
 
-def annotations(example: str) -> tuple[tuple[str, str], ...]:
+def entity_annotations(example: str) -> tuple[tuple[str, str], ...]:
     """Entities of an annotated example: ``[gwada]{"entity": "territory", "value": "guadeloupe"}``
     gives ``("territory", "guadeloupe")``, ``[19](age)`` gives ``("age", "19")``."""
     found = []
@@ -53,5 +53,5 @@ def read_examples(paths: list[Path]) -> list[Example]:
             for line in str(block.get("examples", "")).splitlines():
                 line = line.strip()
                 if line.startswith("- "):
-                    examples.append(Example(plain(line[2:]), block["intent"], path.name, annotations(line[2:])))
+                    examples.append(Example(plain(line[2:]), block["intent"], path.name, entity_annotations(line[2:])))
     return examples

@@ -56,10 +56,11 @@ def main() -> None:
                 latencies.append((time.perf_counter() - t0) * 1000)
         print(f"model check/training       : {model_seconds:6.1f} s ({model.name})")
         print(f"Rasa + actions ready in    : {ready:6.1f} s (warm start, model already trained)")
+        pids = {service.name: service.process.pid for service in stack.services if service.process}
         for service in stack.services:
-            print(f"  {service.name:8s} ready after  : {service.ready_after:6.1f} s, "
-                  f"memory {tree_rss_mb(service.process.pid):7.0f} MB")
-        total = sum(tree_rss_mb(s.process.pid) for s in stack.services)
+            print(f"  {service.name:8s} ready after  : {service.ready_after or 0.0:6.1f} s, "
+                  f"memory {tree_rss_mb(pids[service.name]):7.0f} MB")
+        total = sum(tree_rss_mb(pid) for pid in pids.values())
         print(f"stack memory (RSS, no bot) : {total:6.0f} MB")
         latencies.sort()
         print(f"answer latency, 40 msgs    : median {statistics.median(latencies):.0f} ms, "

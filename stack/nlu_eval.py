@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -130,15 +131,15 @@ def parse_all(rasa_url: str, texts: list[str], workers: int = 1) -> tuple[list[d
     return results, latencies, time.perf_counter() - began
 
 
-def report(name: str, result: dict[str, object]) -> None:
+def report(name: str, result: dict[str, Any]) -> None:
     print(f"\n== {name} ==")
     print(f"{'topic':28s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'n':>4s}")
-    for topic, (p, r, f, n) in result["per_topic"].items():  # type: ignore[union-attr]
+    for topic, (p, r, f, n) in result["per_topic"].items():
         print(f"{topic:28s} {p:6.2f} {r:6.2f} {f:6.2f} {n:4d}")
     print(f"macro-F1 {result['macro_f1']:.3f} | accuracy {result['accuracy']:.3f} | "
           f"out-of-scope caught {result['oos_catch']:.3f} | in-scope sent to fallback {result['fallback_rate']:.3f}")
     print("most frequent confusions (truth -> predicted):")
-    for (truth, predicted), count in result["confusions"]:  # type: ignore[union-attr]
+    for (truth, predicted), count in result["confusions"]:
         print(f"  {count:3d}  {truth} -> {predicted}")
 
 

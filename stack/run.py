@@ -58,7 +58,8 @@ def main() -> int:
                 say(f"Assistant prêt en {time.monotonic() - started:.0f} s. Journaux : {stack.log_dir}. Ctrl-C pour arrêter.")
                 while bot.process is not None and bot.process.poll() is None:
                     time.sleep(1)
-                say(f"Le bot s'est arrêté (code {bot.process.returncode}) ; journal : {bot.log_path}")
+                say(f"Le bot s'est arrêté (code {bot.process.returncode if bot.process else '?'}) ; "
+                    f"journal : {bot.log_path}")
                 return 1
             say(f"Assistant prêt en {time.monotonic() - started:.0f} s (console, sans TELEGRAM_BOT_TOKEN).")
             from bot.console import ConsoleFront

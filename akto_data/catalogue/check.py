@@ -56,7 +56,8 @@ def to_verify(catalogue: Catalogue) -> list[str]:
 def colliding_examples(nlu_dir: Path, threshold: float = 0.85) -> list[str]:
     """Examples identical (after normalising) or nearly so under two different topics."""
     examples = [(normalise(e.text), e.intent, e.file) for e in read_examples(sorted(nlu_dir.rglob("*.yml")))]
-    problems, seen = [], {}
+    problems: list[str] = []
+    seen: dict[str, tuple[str, str]] = {}
     for text, intent, file in examples:
         if text in seen and seen[text][0] != intent:
             problems.append(f"{file} : « {text} » est à la fois dans {seen[text][0]} et {intent} → le garder dans un seul sujet")

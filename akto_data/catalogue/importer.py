@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from akto_data.catalogue.schema import Catalogue, load_catalogue
 from akto_data.catalogue.tables import (
@@ -111,13 +111,16 @@ class ImportReport:
         return out or ["  rien n'a changé"]
 
 
-def _key(table: type, row: dict[str, Any]) -> tuple:
-    return tuple(row[column.key] for column in inspect(table).primary_key)
+def _key(table: type, row: dict[str, Any]) -> tuple[Any, ...]:
+    mapper: Mapper[Any] = inspect(table)
+    return tuple(row[str(column.key)] for column in mapper.primary_key)
 
 
-def _existing(session: Session, table: type) -> dict[tuple, dict[str, Any]]:
-    columns = [c.key for c in inspect(table).columns]
+def _existing(session: Session, table: type) -> dict[tuple[Any, ...], dict[str, Any]]:
+    mapper: Mapper[Any] = inspect(table)
+    columns = [c.key for c in mapper.columns]
     result = {}
+    obj: Any
     for obj in session.scalars(select(table)):
         row = {c: getattr(obj, c) for c in columns}
         result[_key(table, row)] = row

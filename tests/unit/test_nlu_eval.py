@@ -1,13 +1,13 @@
 """``make eval`` scores entities as the values slots would get: a right span with an
 unmapped value ("gwada" left as is) must count as a miss, not a hit."""
 
-from akto_data.nlu_examples import annotations
+from akto_data.nlu_examples import entity_annotations
 from stack.nlu_eval import entity_scores
 
 
 def test_annotations_read_values_after_mapping() -> None:
     example = 'g [19](age) ans en [gwada]{"entity": "territory", "value": "guadeloupe"}'
-    assert annotations(example) == (("age", "19"), ("territory", "guadeloupe"))
+    assert entity_annotations(example) == (("age", "19"), ("territory", "guadeloupe"))
 
 
 def test_unmapped_value_is_a_miss_and_extra_entity_a_false_positive() -> None:
