@@ -27,6 +27,7 @@ from akto_data.settings import PROJECT_ROOT, Settings, var_dir
 
 APP_PYTHON = Path(sys.executable)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_LOGGING_CONFIG = PROJECT_ROOT / "stack" / "rasa_logging.yml"
 
 
 def _die_with_parent() -> None:
@@ -136,7 +137,9 @@ class Stack:
             "rasa",
             [str(RASA_BIN), "run", "--enable-api", "--interface", parsed.hostname or "127.0.0.1",
              "--port", str(parsed.port or 5005), "--model", str(model), "--endpoints", endpoints,
-             "--credentials", "credentials.yml"],
+             "--credentials", "credentials.yml",
+             # phones and e-mails masked in Rasa's own log (akto_data.logs, loaded by Rasa)
+             "--logging-config-file", str(RASA_LOGGING_CONFIG)],
             lambda s: _http_ok(f"{self.settings.rasa_url}/status", lambda r: r.status_code == 200
                                and bool(r.json().get("model_id"))),
             where=self.settings.rasa_url,
