@@ -3,17 +3,28 @@
 The lead is stored only after an explicit yes to the consent question, with the
 version of the consent text. Storing also queues the e-mail to the CFA (outbox):
 the chat never waits on SMTP.
+
+A submission that fails for any other reason than a duplicate or the daily cap
+(database down, a value it refuses...) is told to the young person, in French, with
+a "Réessayer l'envoi" button. Their answers are kept: the form is re-armed on the
+consent question (``requested_slot`` = ``lead_consent``, the loop active again, then
+Rasa listens), so the button, which carries the same payload as "Oui, j'envoie",
+completes the form and runs this action again without asking anything twice.
+Typing "annuler" still leaves; any other message gets the recap and consent again.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.texts import intent_payload
 from akto_data.catalogue import queries
+from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.form import label, lead_request
 from akto_data.leads.store import DuplicateLead, TooManyLeads, create_lead
@@ -22,6 +33,11 @@ from akto_data.leads.store import DuplicateLead, TooManyLeads, create_lead
 #: (name, age, territory, town, occupation, diploma, contact...) is kept and offered again.
 PER_REQUEST = ("lead_cfa", "lead_cfa_territory", "lead_reasons", "lead_reasons_picked", "lead_message",
                "lead_consent", "lead_change", "lead_editing")
+#: Payload of the retry button: the same as the consent button's "Oui, j'envoie".
+RETRY_PAYLOAD = intent_payload("inform", lead_consent="yes")
+
+log = logging.getLogger(__name__)
+
 #: Answers the form reuses from earlier in the conversation, in the order of the recap.
 KNOWN = ("lead_first_name", "age", "territory", "lead_town", "occupation", "diploma_level")
 
@@ -75,17 +91,38 @@ class ActionSubmitLead(Action):
         if tracker.get_slot("lead_consent") != "yes":
             dispatcher.utter_message(response="utter_lead_cancelled")
             return clear_request()
-        data, match = lead_request(tracker.slots, tracker.sender_id)
-        name = match.name if match else data["cfa_id"]
         try:
-            create_lead(data, consent_version(), match.level if match else None)
+            data, match = lead_request(tracker.slots, tracker.sender_id)
+            name = match.name if match else data["cfa_id"]
+            with session_scope() as session:
+                create_lead(data, consent_version(), match.level if match else None, session=session)
         except DuplicateLead:
             dispatcher.utter_message(text=t("lead.duplicate", cfa=name))
         except TooManyLeads:
             dispatcher.utter_message(text=t("lead.too_many"))
+        except Exception as exc:  # any failure must reach the young person, not only the log
+            return submission_failed(dispatcher, exc)
         else:
             dispatcher.utter_message(text=t("lead.sent", cfa=name))
         return clear_request()
+
+
+def submission_failed(dispatcher: CollectingDispatcher, exc: BaseException) -> list[dict[str, Any]]:
+    """Tell the young person, keep every answer, and wait on the consent question for a retry.
+
+    Only the exception's type is logged: a database error's text quotes the values
+    of the row (name, phone, e-mail).
+    """
+    causes: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(causes) < 4:
+        causes.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    log.error("lead submission failed: %s", " <- ".join(causes))
+    dispatcher.utter_message(text=t("lead.submit_failed"),
+                             buttons=[{"title": t("lead.submit_retry"), "payload": RETRY_PAYLOAD}])
+    return [SlotSet("lead_consent", None), ActiveLoop("lead_form"), SlotSet("requested_slot", "lead_consent"),
+            FollowupAction("action_listen")]
 
 
 class ActionLeadCancel(Action):

@@ -12,6 +12,14 @@ make Rasa see the message twice). A Rasa that *refuses* the connection gets the
 message again after each delay of ``RASA_RETRY_DELAYS``; if every retry fails,
 the user is asked to resend, quoting their message. Messages of the same chat wait
 behind it, so their order is kept.
+
+Empty answer (decision): Rasa's REST webhook answers 200 with ``[]`` when a custom
+action failed (it logs the error and carries on), so ``[]`` means "processed, but
+something broke", never "nothing to say" (every path of our dialogue answers). The
+message is *not* re-sent by itself: Rasa already ran it, and a second run would
+count it twice (a quiz answer, a form answer). The user gets an apology quoting
+the message and a "Réessayer" button carrying the same message, so a retry is
+their choice and costs no retyping.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from akto_data.i18n import text as t
 from akto_data.settings import Settings
 from bot.guard import clean_deep_link, is_rasa_payload
 from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.replies import OutgoingMessage, from_rasa
+from bot.replies import Button, OutgoingMessage, from_rasa
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +113,14 @@ class Conversation:
                 await send(OutgoingMessage(t("bot.unknown_command")))
             return
         responses = await self._ask_rasa(action, message, send)
+        quoted = (action.text or action.button_payload or f"/{action.command}")[:200]
         if responses is None:
-            quoted = action.text or action.button_payload or f"/{action.command}"
-            await send(OutgoingMessage(t("bot.apology.resend", text=quoted[:200])))
+            await send(OutgoingMessage(t("bot.apology.resend", text=quoted)))
+            return
+        if not responses:
+            log.warning("Rasa answered nothing (a custom action failed?); the user is offered a retry button")
+            await send(OutgoingMessage(t("bot.apology.empty", text=quoted),
+                                       (Button(t("bot.apology.retry"), message),)))
             return
         for outgoing in from_rasa(responses):
             await send(outgoing)

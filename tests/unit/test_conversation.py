@@ -91,3 +91,58 @@ async def test_media_gets_a_text_answer_without_rasa():
     conv, sent, send = make(rasa)
     await conv.handle(UserAction("1", media_kind="voice"), send)
     assert sent[0][1].text == t("bot.media.voice") and rasa.received == []
+
+
+class RasaLikeServer:
+    """A real HTTP server on 127.0.0.1 answering Rasa's REST webhook from a script."""
+
+    def __init__(self, *answers):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answers = list(answers)
+        self.received = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.received.append(body["message"])
+                payload = json.dumps(outer.answers.pop(0)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_finding_7_empty_rasa_answer_gets_an_apology_and_a_retry_button():
+    from bot.rasa_client import RasaClient
+
+    server = RasaLikeServer([], [{"text": "Salut 👋"}])  # [] = a custom action failed inside Rasa
+    client = RasaClient(server.url)
+    try:
+        conv, sent, send = make(client)
+        await conv.handle(UserAction("1", text="je veux un cfa"), send)
+        (apology,) = [m for _, m in sent]
+        assert apology.text == t("bot.apology.empty", text="je veux un cfa")  # before: nothing at all
+        assert [(b.title, b.payload) for b in apology.buttons] == [(t("bot.apology.retry"), "je veux un cfa")]
+        assert server.received == ["je veux un cfa"]  # not re-sent behind the user's back
+        # The button sends the same message again when the user chooses to.
+        await conv.handle(UserAction("1", button_payload=apology.buttons[0].payload), send)
+        assert sent[-1][1].text == "Salut 👋" and server.received == ["je veux un cfa"] * 2
+    finally:
+        await client.aclose()
+        server.close()
