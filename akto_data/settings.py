@@ -73,6 +73,8 @@ class Settings:
     # Per-user flood limit: at most ``flood_max_messages`` in ``flood_window`` seconds.
     flood_max_messages: int = 12
     flood_window: float = 30.0
+    # Presses of our buttons have their own, looser limit in the same window.
+    flood_max_presses: int = 30
     log_level: str = "INFO"
     # Signed links in lead e-mails point here (the status page of the outbox worker).
     lead_links_base_url: str = "http://127.0.0.1:8090"
@@ -100,6 +102,7 @@ def load_settings() -> Settings:
         chat_min_interval=_env_float("CHAT_MIN_INTERVAL", Settings.chat_min_interval),
         flood_max_messages=_env_int("FLOOD_MAX_MESSAGES", Settings.flood_max_messages),
         flood_window=_env_float("FLOOD_WINDOW", Settings.flood_window),
+        flood_max_presses=_env_int("FLOOD_MAX_PRESSES", Settings.flood_max_presses),
         log_level=os.environ.get("LOG_LEVEL", Settings.log_level),
         lead_links_base_url=os.environ.get("LEAD_LINKS_BASE_URL", Settings.lead_links_base_url).rstrip("/"),
         lead_links_listen=os.environ.get("LEAD_LINKS_LISTEN", Settings.lead_links_listen),

@@ -75,6 +75,7 @@ class TelegramFront:
         self.conversation = Conversation(settings, self.rasa)
         self.pacer = ChatPacer(settings.chat_min_interval)
         self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)
+        self.presses = FloodLimiter(settings.flood_max_presses, settings.flood_window)
         self.bot_username: str | None = None
         self.application: Application | None = None
 
@@ -228,7 +229,7 @@ class TelegramFront:
             .token(self.settings.telegram_token)
             .base_url(self.settings.telegram_api_base_url)
             .rate_limiter(AIORateLimiter())
-            .concurrent_updates(PerChatUpdateProcessor(256, self.flood, self.on_flood))
+            .concurrent_updates(PerChatUpdateProcessor(256, self.flood, self.on_flood, presses=self.presses))
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)
         )
