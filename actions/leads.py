@@ -20,10 +20,11 @@ from actions.texts import intent_payload, latest_metadata, value_before_latest_m
 from akto_data.catalogue import queries
 from akto_data.i18n import text as t
 from akto_data.leads.contact import (
-    EXAMPLE_PHONE,
+    EMAIL_MAX_LENGTH,
     check_email,
+    check_phone,
+    example_phone,
     match_town,
-    normalise_phone,
     parse_age_or_birth_date,
     town_names,
 )
@@ -222,14 +223,18 @@ class ValidateLeadForm(FormValidationAction):
                                     domain: dict[str, Any]) -> dict[str, Any]:
         channel, raw = tracker.get_slot("lead_contact_channel"), str(value or "")
         if channel == "phone":
-            phone = normalise_phone(raw)
-            if phone is None:
-                example = EXAMPLE_PHONE.get(tracker.get_slot("territory") or "", EXAMPLE_PHONE["martinique"])
-                dispatcher.utter_message(response="utter_lead_phone_invalid", example=example)
-            return {"lead_contact_value": phone}
+            territory = tracker.get_slot("territory")
+            phone = check_phone(raw, territory)  # stored as E.164
+            if phone.not_personal:
+                dispatcher.utter_message(text=t("lead.phone_not_personal", example=example_phone(territory)))
+            elif phone.value is None:
+                dispatcher.utter_message(response="utter_lead_phone_invalid", example=example_phone(territory))
+            return {"lead_contact_value": phone.value}
         if channel == "email":
             checked = check_email(raw)
-            if checked.suggestion:
+            if checked.too_long:
+                dispatcher.utter_message(text=t("lead.email_too_long", length=len(raw.strip()), max=EMAIL_MAX_LENGTH))
+            elif checked.suggestion:
                 dispatcher.utter_message(text=t("lead.email_typo", suggestion=checked.suggestion), buttons=[
                     {"title": checked.suggestion, "payload": intent_payload("inform", lead_contact_value=checked.suggestion)}])
             elif checked.value is None:
@@ -302,8 +307,9 @@ class ActionAskLeadCfaTerritory(Action):
         job = queries.occupation(tracker.get_slot("occupation") or "")
         home = queries.territory(tracker.get_slot("territory") or "")
         elsewhere = territories_with_match(job.rome, as_int(tracker.get_slot("diploma_level")), home.id) if job and home else []
-        buttons = [{"title": t("lead.train_in", territory_in=queries.territory(tid).in_the),
-                    "payload": intent_payload("inform", lead_cfa_territory=tid)} for tid in elsewhere]
+        buttons = [{"title": t("lead.train_in", territory_in=place.in_the),
+                    "payload": intent_payload("inform", lead_cfa_territory=tid)}
+                   for tid in elsewhere if (place := queries.territory(tid)) is not None]
         buttons.append({"title": t("lead.advisor_button"), "payload": intent_payload("request_human")})
         buttons.append({"title": t("lead.cancel_button"), "payload": intent_payload("stop")})
         key = "lead.no_cfa_home_ask" if elsewhere else "lead.no_cfa_anywhere"
@@ -337,8 +343,7 @@ class ActionAskLeadContactValue(Action):
         if tracker.get_slot("lead_contact_channel") == "email":
             dispatcher.utter_message(text=t("lead.ask_email"))
         else:
-            example = EXAMPLE_PHONE.get(tracker.get_slot("territory") or "", EXAMPLE_PHONE["martinique"])
-            dispatcher.utter_message(text=t("lead.ask_phone", example=example))
+            dispatcher.utter_message(text=t("lead.ask_phone", example=example_phone(tracker.get_slot("territory"))))
         return []
 
 

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from akto_data.db import session_scope
+from akto_data.leads.contact import example_phone
 from akto_data.leads.delivery import OutboxWorker, SmtpSettings
 from akto_data.leads.models import Lead
 from akto_data.leads.status_page import serve_in_background
@@ -83,18 +84,19 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     chosen = next(title for title, _ in cfas.buttons if "UMIH" in title.upper())
     await user.press(cfas, chosen)
     await user.press((await user.replies())[-1], "téléphone")
-    assert "0696 12 34 56" in (await user.replies())[-1].text  # example of the territory
+    example = example_phone("martinique")  # libphonenumber's example mobile of the territory
+    assert example in (await user.replies())[-1].text
 
     await user.say("06961234")  # one digit group missing
     again = (await user.replies())[-1]
-    assert "ne semble pas valide" in again.text and "0696 12 34 56" in again.text
-    await user.say("0696 12 34 56")
+    assert "ne semble pas valide" in again.text and example in again.text
+    await user.say("0696 12 34 56")  # stored in E.164: +596696123456
     reasons = (await user.replies())[-1]
     await user.press(reasons, "le salaire")
     await user.press((await user.replies())[-1], "C'est tout")
     await user.press((await user.replies())[-1], "Pas de message")
     consent = (await user.replies())[-1]  # the recap, then the consent question with its buttons
-    assert "Léa" in consent.text and "Le Lamentin" in consent.text and "0696123456" in consent.text
+    assert "Léa" in consent.text and "Le Lamentin" in consent.text and "+596696123456" in consent.text
     assert "UMIH" in consent.text.upper() and "/confidentialite" in consent.text
     assert leads_of(chat) == []  # nothing stored before the yes
 
@@ -109,7 +111,7 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
 
     (lead,) = leads_of(chat)
     assert (lead.first_name, lead.age, lead.town, lead.rome, lead.contact_value) == (
-        "Léana", 19, "Le Lamentin", "G1602", "0696123456")
+        "Léana", 19, "Le Lamentin", "G1602", "+596696123456")
     assert lead.consent_version and lead.reasons == ["pay"]
     assert chosen.endswith(f"– {lead.training}")  # the training its button showed
 
@@ -121,7 +123,7 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     (rcpt, email), = inbox.messages
     assert rcpt == ["leads@mq-umih.example"]
     body = email.get_body(("plain",)).get_content()
-    assert "Léana" in body and "0696123456" in body
+    assert "Léana" in body and "+596696123456" in body
     link = re.search(r"Lu : (\S+)", body).group(1)
 
     # The CFA follows the signed link and confirms: the status changes, the young person hears of it.

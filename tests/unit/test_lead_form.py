@@ -50,7 +50,7 @@ def test_wrong_phone_is_asked_again_with_an_example_of_the_territory(catalogue):
         {"lead_contact_channel": "phone", "territory": "guadeloupe"}), {})
     assert result == {"lead_contact_value": None}
     assert dispatcher.messages[0]["response"] == "utter_lead_phone_invalid"
-    assert dispatcher.messages[0]["example"] == "0690 12 34 56"
+    assert dispatcher.messages[0]["example"] == "0690 00 12 34"  # libphonenumber's example for Guadeloupe
     ok = form.validate_lead_contact_value("+590 690 12 34 56", CollectingDispatcher(), tracker(
         {"lead_contact_channel": "phone"}), {})
     assert ok == {"lead_contact_value": "+590690123456"}
