@@ -34,15 +34,34 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MASKED = "_contacts_masked"  # set on a record once masked; masking is idempotent anyway
 
 
+def _mask_message(record: logging.LogRecord, message: str) -> None:
+    """Mask the template and its arguments one by one, keeping the record's shape.
+
+    Some formatters read ``record.args`` themselves (uvicorn's access log unpacks
+    them); when a contact spans several arguments or hides in a non-text one, the
+    masked message replaces template and arguments.
+    """
+    if isinstance(record.msg, str) and isinstance(record.args, tuple):
+        msg = mask_contacts(record.msg)
+        args = tuple(mask_contacts(arg) if isinstance(arg, str) else arg for arg in record.args)
+        try:
+            candidate = msg % args if args else msg
+        except (TypeError, ValueError):
+            candidate = None
+        if candidate is not None and mask_contacts(candidate) == candidate:
+            record.msg, record.args = msg, args
+            return
+    record.msg, record.args = mask_contacts(message), None
+
+
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask ``record`` in place: message with its arguments, exception text, stack."""
     try:
         message = record.getMessage()
     except Exception:  # a bad format string: leave the record for logging to report
         return record
-    masked = mask_contacts(message)
-    if masked != message or record.args:
-        record.msg, record.args = masked, None
+    if mask_contacts(message) != message:
+        _mask_message(record, message)
     if record.exc_info and not record.exc_text:
         # Formatters reuse this cached text instead of formatting the exception again.
         record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -8,6 +8,7 @@ itself up before importing ``actions``, and Rasa (Python 3.10) with
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -162,3 +163,23 @@ def test_finding_5_rasa_is_started_with_the_masking_config(tmp_path):
     command = Stack(load_settings(), log_dir=tmp_path).rasa_server(tmp_path / "model.tar.gz").command
     assert command[command.index("--logging-config-file") + 1] == str(RASA_LOGGING_CONFIG)
     assert RASA_LOGGING_CONFIG.exists()
+
+
+def test_finding_5_masked_records_keep_their_arguments_for_formatters_that_read_them():
+    from akto_data.logs import install_masking
+
+    install_masking()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("tests.access")
+    logger.addHandler(handler)
+    try:
+        logger.warning('%s - "%s %s" %d', "127.0.0.1", "GET", "/lien?mail=kevin@gmail.com", 200)
+        logger.warning("contact %s%s", "0696 12", " 34 56")  # a number split over two arguments
+    finally:
+        logger.removeHandler(handler)
+    access, split = records
+    assert access.args == ("127.0.0.1", "GET", "/lien?mail=[e-mail]", 200)  # uvicorn's access log unpacks them
+    assert access.getMessage() == '127.0.0.1 - "GET /lien?mail=[e-mail]" 200'
+    assert split.getMessage() == "contact [téléphone]"
