@@ -16,10 +16,19 @@ from akto_data.models import Feedback, UnansweredMessage, utcnow
 from akto_data.redact import mask_contacts
 
 
+def unanswered_text(text: str) -> str:
+    """How a message is stored in the review log (contacts masked, length capped).
+
+    :mod:`akto_data.personal_data` applies it to a chat's messages to find that chat's
+    rows for /mes_donnees and /supprimer, since the log keeps no chat id.
+    """
+    return mask_contacts(text)[:2000]
+
+
 def record_unanswered(text: str, reason: str, guessed_topic: str | None, confidence: float | None) -> None:
     ensure_schema()
     with session_scope() as session:
-        session.add(UnansweredMessage(text=mask_contacts(text)[:2000], reason=reason,
+        session.add(UnansweredMessage(text=unanswered_text(text), reason=reason,
                                       guessed_topic=guessed_topic, confidence=confidence))
 
 

@@ -82,6 +82,10 @@ class Settings:
     lead_links_port: int = 8090
     # Leads are anonymised this many months after they were sent.
     lead_retention_months: int = 24
+    # Conversations (Rasa's events, chat profile) are deleted this many days after the
+    # chat's last message; unanswered messages kept for staff review, after this many days.
+    conversation_retention_days: int = 180
+    unanswered_retention_days: int = 90
 
 
 def load_settings() -> Settings:
@@ -108,6 +112,8 @@ def load_settings() -> Settings:
         lead_links_listen=os.environ.get("LEAD_LINKS_LISTEN", Settings.lead_links_listen),
         lead_links_port=_env_int("LEAD_LINKS_PORT", Settings.lead_links_port),
         lead_retention_months=_env_int("LEAD_RETENTION_MONTHS", Settings.lead_retention_months),
+        conversation_retention_days=_env_int("CONVERSATION_RETENTION_DAYS", Settings.conversation_retention_days),
+        unanswered_retention_days=_env_int("UNANSWERED_RETENTION_DAYS", Settings.unanswered_retention_days),
     )
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from akto_data.chats import recognised_source
+
 #: Deep-link payloads allowed by Telegram: 1-64 chars of A-Z, a-z, 0-9, _ and -.
 DEEP_LINK_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -29,9 +31,11 @@ def is_rasa_payload(text: str) -> bool:
 
 
 def clean_deep_link(payload: str | None) -> str | None:
-    """The deep-link payload if it has Telegram's allowed shape, else ``None``."""
+    """The deep-link payload if it has Telegram's allowed shape and is one of our links
+    (:func:`akto_data.chats.recognised_source`), else ``None``: whatever else follows
+    ``/start`` (a phone number, a name) never reaches Rasa's memory nor our tables."""
     if payload and DEEP_LINK_PAYLOAD.match(payload):
-        return payload
+        return recognised_source(payload)
     return None
 
 

@@ -47,7 +47,7 @@ from bot.guard import FloodLimiter
 from bot.pacing import ChatPacer
 from bot.processor import PerChatUpdateProcessor
 from bot.rasa_client import RasaClient
-from bot.replies import TELEGRAM_TEXT_LIMIT, Button, OutgoingMessage
+from bot.replies import TELEGRAM_TEXT_LIMIT, Button, OutgoingMessage, split_text
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ WEBHOOK_PATH = "telegram"
 OUR_COMMANDS = ("aide", "annuler", "confidentialite")
 #: Payloads of buttons the bot answers itself (data rights), never sent to Rasa.
 ERASE_YES, ERASE_NO = "bot:erase-yes", "bot:erase-no"
-#: Slots shown by /mes_donnees (what the conversation remembered).
-REMEMBERED_SLOTS = ("territory", "age", "contract_year", "occupation", "diploma_level")
 MEDIA_FILTER = (
     filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.PHOTO | filters.VIDEO
     | filters.Sticker.ALL | filters.LOCATION | filters.VENUE | filters.Document.ALL
@@ -168,20 +166,12 @@ class TelegramFront:
 
     # -- data rights -----------------------------------------------------------------
     async def on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/mes_donnees: what we hold, from our tables and from Rasa's memory of the chat."""
+        """/mes_donnees: everything held, from every store of akto_data.personal_data (Rasa's included)."""
         chat_id = update.effective_chat.id
         held = await asyncio.to_thread(what_we_hold, str(chat_id))
-        slots = await self.rasa.remembered(str(chat_id), REMEMBERED_SLOTS)
         send = self.sender(context, chat_id)
-        if held.first_seen is None and not slots and not held.leads:
-            await send(OutgoingMessage(t("privacy.nothing")))
-            return
-        none = t("privacy.none")
-        await send(OutgoingMessage(t(
-            "privacy.held", first_seen=held.first_seen or none, source=held.start_source or none,
-            remembered=", ".join(f"{k} = {v}" for k, v in slots.items()) or none,
-            leads="; ".join(held.leads) or none,
-        )))
+        for piece in split_text(held.render(self.settings), TELEGRAM_TEXT_LIMIT // 2):  # HTML escaping lengthens
+            await send(OutgoingMessage(piece))
 
     async def on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/supprimer: asks for confirmation with two buttons."""

@@ -31,10 +31,11 @@ from akto_data.db import session_scope
 from akto_data.i18n import long_date
 from akto_data.i18n import text as t
 from akto_data.leads.form import label
-from akto_data.leads.lifecycle import anonymise_expired, queue_reminders
+from akto_data.leads.lifecycle import queue_reminders
 from akto_data.leads.links import CFA_STATUSES, body_signature, status_url
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.models import utcnow
+from akto_data.retention import apply_retention
 from akto_data.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ class OutboxWorker:
         """Reminders and anonymisation, run by the worker between sends."""
         now = now or self.clock()
         queue_reminders(now)
-        anonymise_expired(load_settings().lead_retention_months, now)
+        apply_retention(now)  # every store of personal data (akto_data.personal_data)
 
     def run_forever(self, interval: float = 5.0, should_stop: Callable[[], bool] = lambda: False,
                     housekeeping_every: float = 60.0) -> None:

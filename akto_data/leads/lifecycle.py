@@ -15,13 +15,12 @@ from akto_data.db import session_scope
 from akto_data.leads.links import CFA_STATUSES
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.models import utcnow
+from akto_data.retention import anonymise_expired_leads
 
 #: A CFA that has not opened a lead after this many working days gets one reminder.
 REMINDER_AFTER_WORKING_DAYS = 2
 #: Statuses that mean the CFA has opened the lead.
 OPENED = set(CFA_STATUSES)
-#: Fields that identify a person, cleared by anonymisation.
-IDENTIFYING = ("chat_id", "first_name", "town", "contact_value", "message")
 
 
 def apply_status(lead_key: str, status: str, by: str = "cfa", now: datetime | None = None) -> bool:
@@ -75,20 +74,10 @@ def queue_reminders(now: datetime | None = None) -> int:
 
 
 def anonymise_expired(months: int, now: datetime | None = None) -> int:
-    """Clear identifying fields of leads older than ``months`` (30-day months); return how many."""
-    now = now or utcnow()
-    limit = now - timedelta(days=30 * months)
+    """Kept for callers of the old name: anonymisation now lives with the rest of the
+    retention in :mod:`akto_data.retention` (it also replaces the lead's key)."""
     with session_scope() as session:
-        leads = session.scalars(select(Lead).where(Lead.created_at < limit, Lead.anonymised_at.is_(None))).all()
-        for lead in leads:
-            for name in IDENTIFYING:
-                setattr(lead, name, None)
-            lead.reasons = []
-            lead.anonymised_at = now
-            for message in lead.outbox:
-                if message.state == "pending":
-                    message.state = "cancelled"
-        return len(leads)
+        return anonymise_expired_leads(session, months, now or utcnow())
 
 
 def _aware(moment: datetime) -> datetime:

@@ -34,7 +34,9 @@ async def test_show_then_erase_everything_after_confirmation(user, base_settings
 
     await user.say("/mes_donnees")
     held = (await user.replies())[-1].text
-    assert "territory = martinique" in held and "age = 19" in held and "mq_umih — CAP Cuisine" in held
+    for slot, value in (("territory", "martinique"), ("age", "19")):
+        assert t("privacy.item", label=t(f"privacy.field.slot.{slot}"), value=value) in held
+    assert "mq_umih — CAP Cuisine" in held
     assert all(count > 0 for count in rows_about(base_settings.database_url, chat).values())
 
     await user.say("/supprimer")

@@ -172,6 +172,7 @@ def test_leads_are_anonymised_after_the_retention(db, request):
         gone, kept = session.get(Lead, old.id), session.get(Lead, recent.id)
         assert (gone.chat_id, gone.first_name, gone.town, gone.contact_value, gone.message) == (None,) * 5
         assert gone.anonymised_at is not None and gone.territory == "martinique"  # statistics stay
+        assert gone.idempotency_key != old.idempotency_key  # the CFA holds the old one
         assert kept.contact_value == "0696 12 34 56"
     assert anonymise_expired(24) == 0
 
