@@ -57,6 +57,10 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     rasa_url: str = "http://127.0.0.1:5005"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
+    # Shared secrets of the local services (generated at each start by the launcher when
+    # unset): Rasa's HTTP API (``--auth-token``) and the action server's webhook.
+    rasa_auth_token: str | None = field(default=None, repr=False)
+    action_server_token: str | None = field(default=None, repr=False)
     telegram_token: str | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
@@ -95,6 +99,8 @@ def load_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or default_database_url(),
         rasa_url=os.environ.get("RASA_URL", Settings.rasa_url).rstrip("/"),
         action_server_url=os.environ.get("ACTION_SERVER_URL", Settings.action_server_url),
+        rasa_auth_token=os.environ.get("RASA_AUTH_TOKEN") or None,
+        action_server_token=os.environ.get("ACTION_SERVER_TOKEN") or None,
         telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN") or None,
         telegram_api_base_url=os.environ.get("TELEGRAM_API_BASE_URL") or Settings.telegram_api_base_url,
         webhook_url=os.environ.get("WEBHOOK_URL") or None,

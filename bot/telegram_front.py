@@ -69,7 +69,7 @@ class TelegramFront:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.rasa = RasaClient(settings.rasa_url)
+        self.rasa = RasaClient(settings.rasa_url, token=settings.rasa_auth_token)
         self.conversation = Conversation(settings, self.rasa)
         self.pacer = ChatPacer(settings.chat_min_interval)
         self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)

@@ -115,12 +115,13 @@ def baseline_predictions(train: list[tuple[str, str]], texts: list[str]) -> list
     return list(model.predict(texts))
 
 
-def parse_all(rasa_url: str, texts: list[str], workers: int = 1) -> tuple[list[dict], list[float], float]:
+def parse_all(rasa_url: str, texts: list[str], workers: int = 1,
+              token: str | None = None) -> tuple[list[dict], list[float], float]:
     latencies: list[float] = []
 
     def one(client: httpx.Client, text: str) -> dict:
         started = time.perf_counter()
-        response = client.post(f"{rasa_url}/model/parse", json={"text": text})
+        response = client.post(f"{rasa_url}/model/parse", json={"text": text}, params={"token": token or ""})
         latencies.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
         return response.json()
@@ -164,7 +165,7 @@ def main() -> int:
             overlap = {t.lower() for t, _ in train} & {t.lower() for t in texts}
             print(f"\n##### {path.relative_to(PROJECT_ROOT)}: {len(heldout)} messages, {len(set(truth))} topics; "
                   f"training examples: {len(train)}; held-out sentences found in training: {len(overlap)}")
-            parsed, latencies, elapsed = parse_all(settings.rasa_url, texts)
+            parsed, latencies, elapsed = parse_all(settings.rasa_url, texts, token=settings.rasa_auth_token)
             if args.dump:
                 dump = args.dump.with_suffix(f".{index}.json")
                 dump.write_text(json.dumps([{"truth": t, **p} for t, p in zip(truth, parsed)], ensure_ascii=False))
@@ -173,7 +174,7 @@ def main() -> int:
             report(f"Rasa pipeline ({model.name})", rasa)
             report("Baseline: TF-IDF (char 1-5 + word 1-2) + logistic regression", base)
             if index == 0:
-                _, _, elapsed_parallel = parse_all(settings.rasa_url, texts, workers=4)
+                _, _, elapsed_parallel = parse_all(settings.rasa_url, texts, workers=4, token=settings.rasa_auth_token)
                 latencies.sort()
                 print(f"\n/model/parse latency: median {statistics.median(latencies):.1f} ms, "
                       f"p95 {latencies[int(0.95 * len(latencies)) - 1]:.1f} ms; throughput "
@@ -187,7 +188,7 @@ def main() -> int:
         for path, entity_set in entity_sets:
             print(f"\n##### {path.relative_to(PROJECT_ROOT)}: {len(entity_set)} messages "
                   f"({sum(1 for e in entity_set if not e.entities)} without any entity)")
-            parsed, _, _ = parse_all(settings.rasa_url, [e.text for e in entity_set])
+            parsed, _, _ = parse_all(settings.rasa_url, [e.text for e in entity_set], token=settings.rasa_auth_token)
             entities = entity_scores([e.entities for e in entity_set], parsed)
             report_entities(path.name, entities)
             misses = [(e.text, e.entities, [(x["entity"], x.get("value")) for x in p.get("entities", [])])

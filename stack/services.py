@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,9 +17,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -27,6 +28,15 @@ from akto_data.settings import PROJECT_ROOT, Settings, var_dir
 
 APP_PYTHON = Path(sys.executable)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = RASA_BIN.parent / "python"
+#: ``rasa`` with ``--auth-token`` read from the environment: an argument added inside
+#: the process is not in ``/proc/<pid>/cmdline``, so ``ps`` never shows the token
+#: (Rasa 3.6 takes it only on its command line).
+RASA_WITH_TOKEN = (
+    "import os, sys; from rasa.__main__ import main; "
+    "token = os.environ.pop('RASA_AUTH_TOKEN', ''); sys.argv[0] = 'rasa'; "
+    "sys.argv += ['--auth-token', token] if token else []; sys.exit(main())"
+)
 RASA_LOGGING_CONFIG = PROJECT_ROOT / "stack" / "rasa_logging.yml"
 
 
@@ -117,6 +127,12 @@ class Stack:
         self.settings = settings
         self.log_dir = log_dir or var_dir() / "log"
         self.env = service_env(settings, extra_env)
+        # Shared secrets of the local services, new at each start unless configured:
+        # Rasa's HTTP API (all but the REST channel) and the action server refuse calls without them.
+        self.settings = replace(settings, rasa_auth_token=settings.rasa_auth_token or secrets.token_urlsafe(32),
+                                action_server_token=settings.action_server_token or secrets.token_urlsafe(32))
+        self.env.update(RASA_AUTH_TOKEN=self.settings.rasa_auth_token or "",
+                        ACTION_SERVER_TOKEN=self.settings.action_server_token or "")
         self.services: list[Service] = []
 
     # -- definitions -----------------------------------------------------------------
@@ -125,7 +141,7 @@ class Stack:
         base = f"http://127.0.0.1:{port}"
         return Service(
             "actions",
-            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+            [str(APP_PYTHON), "-m", "stack.action_server", "--port", str(port)],  # rasa-sdk + token check
             lambda s: _http_ok(f"{base}/health"),
             where=f"{base}/webhook",
         )
@@ -135,12 +151,13 @@ class Stack:
         endpoints = "endpoints.production.yml" if "RASA_REDIS_HOST" in self.env else "endpoints.yml"
         return Service(
             "rasa",
-            [str(RASA_BIN), "run", "--enable-api", "--interface", parsed.hostname or "127.0.0.1",
+            [str(RASA_PYTHON), "-c", RASA_WITH_TOKEN, "run", "--enable-api", "--interface", parsed.hostname or "127.0.0.1",
              "--port", str(parsed.port or 5005), "--model", str(model), "--endpoints", endpoints,
              "--credentials", "credentials.yml",
              # phones and e-mails masked in Rasa's own log (akto_data.logs, loaded by Rasa)
              "--logging-config-file", str(RASA_LOGGING_CONFIG)],
-            lambda s: _http_ok(f"{self.settings.rasa_url}/status", lambda r: r.status_code == 200
+            lambda s: _http_ok(f"{self.settings.rasa_url}/status?token={quote(self.settings.rasa_auth_token or '')}",
+                               lambda r: r.status_code == 200
                                and bool(r.json().get("model_id"))),
             where=self.settings.rasa_url,
         )
@@ -231,4 +248,4 @@ def scratch_stack(model: Path, *, with_actions: bool) -> Iterator[tuple[Stack, S
                 stack.start(stack.action_server())
             stack.start(stack.rasa_server(model))
             stack.wait_healthy(timeout=300)
-            yield stack, settings
+            yield stack, stack.settings  # with the tokens of this start

@@ -8,6 +8,7 @@ and our bot built by :class:`bot.telegram_front.TelegramFront` polling the emula
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -50,6 +51,9 @@ def base_settings(e2e_dir) -> Settings:
     os.environ["DATABASE_URL"] = f"sqlite:///{e2e_dir / 'assistant.db'}"
     os.environ["RASA_URL"] = f"http://127.0.0.1:{free_port()}"
     os.environ["ACTION_SERVER_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
+    # Shared secrets of Rasa's API and the action server, known to the tests that call them.
+    os.environ.setdefault("RASA_AUTH_TOKEN", secrets.token_urlsafe(24))
+    os.environ.setdefault("ACTION_SERVER_TOKEN", secrets.token_urlsafe(24))
     dispose_engines()
     create_schema()
     import_catalogue()

@@ -37,6 +37,7 @@ def test_the_conversation_tests_annotate_entities() -> None:
 @pytest.mark.parametrize(("story", "text", "expected"), STEPS, ids=[text for _, text, _ in STEPS])
 def test_annotated_entities_are_extracted(rasa_stack, base_settings, story: str, text: str,
                                           expected: list[tuple[str, str]]) -> None:
-    parsed = httpx.post(f"{base_settings.rasa_url}/model/parse", json={"text": text}, timeout=30).json()
+    parsed = httpx.post(f"{base_settings.rasa_url}/model/parse", json={"text": text}, timeout=30,
+                        params={"token": base_settings.rasa_auth_token}).json()
     found = sorted((entity["entity"], str(entity["value"])) for entity in parsed["entities"])
     assert found == sorted(expected), f"{story}: {text!r}"

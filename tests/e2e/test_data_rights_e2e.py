@@ -51,7 +51,8 @@ async def test_show_then_erase_everything_after_confirmation(user, base_settings
     assert (await user.replies())[-1].text == t("privacy.erased")
     assert rows_about(base_settings.database_url, chat) == {
         "app_chat_profile": 0, "app_button_payload": 0, "app_lead": 0, "events": 0}
-    tracker = httpx.get(f"{base_settings.rasa_url}/conversations/{chat}/tracker").json()
+    tracker = httpx.get(f"{base_settings.rasa_url}/conversations/{chat}/tracker",
+                        params={"token": base_settings.rasa_auth_token}).json()
     assert not tracker["slots"].get("territory") and not tracker["slots"].get("age")
 
     await user.say("/mes_donnees")

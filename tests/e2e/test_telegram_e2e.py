@@ -53,7 +53,8 @@ async def test_typed_intent_payload_is_refused_and_never_reaches_rasa(user, base
     await user.say("  /greet@1.0")
     replies = await user.replies(count=2)
     assert [m.text for m in replies] == [t("bot.unknown_command")] * 2
-    tracker = httpx.get(f"{base_settings.rasa_url}/conversations/{user.user_id}/tracker").json()
+    tracker = httpx.get(f"{base_settings.rasa_url}/conversations/{user.user_id}/tracker",
+                        params={"token": base_settings.rasa_auth_token}).json()
     intents = [e["parse_data"]["intent"]["name"] for e in tracker["events"] if e["event"] == "user"]
     assert intents == []
     assert not tracker["slots"].get("territory")
