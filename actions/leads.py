@@ -75,6 +75,21 @@ class ValidateLeadForm(FormValidationAction):
     def name(self) -> str:
         return "validate_lead_form"
 
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: dict[str, Any]) -> list[dict[str, Any]]:
+        """Check only what the young person answered.
+
+        rasa-sdk validates every slot set since the last message, and ``action_lead_intro``
+        clears the previous request's answers (``SlotSet(..., None)``) just before the form
+        starts: each cleared slot was "validated" as a wrong answer ("Choisis une des
+        réponses avec les boutons" three times before the first question) and the optional
+        message was recorded as "none", so it was never asked. A cleared slot is no answer.
+        """
+        set_since_message = tracker.slots_to_validate()
+        tracker.slots_to_validate = lambda: {
+            name: value for name, value in set_since_message.items() if value is not None}
+        return await super().get_validation_events(dispatcher, tracker, domain)
+
     @staticmethod
     def _not_asked(slot: str, tracker: Tracker) -> dict[str, Any] | None:
         """While the form asks something else, keep the earlier answer (changes go through the recap)."""

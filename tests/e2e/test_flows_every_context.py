@@ -166,3 +166,7 @@ def test_finding_0_lead_form_reaches_the_sent_lead_from_every_context(rasa_stack
     run = run_flow(chat, chat.say("je veux être contacté par un CFA"), LEAD_ANSWERS,
                    done=lambda r: said(r, "C'est envoyé"), max_steps=len(LEAD_ANSWERS))
     assert run.asked == [q for q in LEAD_QUESTIONS if q not in known], chat.dump()
+    # Right answers only: no "wrong answer" message anywhere (answers cleared by the intro
+    # were once validated as wrong: three "Choisis une des réponses" before the first question).
+    complaints = [r.text for _, replies in chat.transcript for r in replies if "Choisis une des réponses" in r.text]
+    assert not complaints, chat.dump()
