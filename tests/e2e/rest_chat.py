@@ -101,5 +101,5 @@ def run_flow(chat: RestChat, first: list[Reply], answers: list[Answer], done: Ca
         answer = next((a for a in answers if re.search(a.question, question.text, re.IGNORECASE)), None)
         assert answer is not None, f"unexpected reply {question.text!r}\n{chat.dump()}"
         asked.append(answer.name)
-        replies = chat.press(question, answer.press) if answer.press else chat.say(answer.type or "")
+        replies = chat.press(question, answer.press) if answer.press is not None else chat.say(answer.type or "")
     raise AssertionError(f"the flow did not end within {max_steps} answers (asked {asked})\n{chat.dump()}")
