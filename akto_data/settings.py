@@ -90,6 +90,8 @@ class Settings:
     # chat's last message; unanswered messages kept for staff review, after this many days.
     conversation_retention_days: int = 180
     unanswered_retention_days: int = 90
+    # How often the bot looks for status notices to send to young people (seconds).
+    lead_notice_interval: float = 5.0
 
 
 def load_settings() -> Settings:
@@ -120,7 +122,12 @@ def load_settings() -> Settings:
         lead_retention_months=_env_int("LEAD_RETENTION_MONTHS", Settings.lead_retention_months),
         conversation_retention_days=_env_int("CONVERSATION_RETENTION_DAYS", Settings.conversation_retention_days),
         unanswered_retention_days=_env_int("UNANSWERED_RETENTION_DAYS", Settings.unanswered_retention_days),
+        lead_notice_interval=_env_float("LEAD_NOTICE_INTERVAL", Settings.lead_notice_interval),
     )
+
+
+#: Shortest accepted key of the signed status links (bytes); shorter keys are refused.
+LEAD_LINKS_SECRET_MIN = 16
 
 
 def lead_links_secret() -> bytes:
@@ -128,15 +135,44 @@ def lead_links_secret() -> bytes:
 
     Without the variable, one random key is created in ``var/`` and kept, so links
     sent before a restart still work; several machines must share the variable.
+    The file is written whole or not at all (temporary file, fsync, rename, under a
+    lock shared by every process): a crash once left it empty, and links signed with
+    an empty key were accepted. An empty or short key is refused, never used.
     """
     configured = os.environ.get("LEAD_LINKS_SECRET")
     if configured:
+        if len(configured.encode()) < LEAD_LINKS_SECRET_MIN:
+            raise ValueError(f"LEAD_LINKS_SECRET trop court : au moins {LEAD_LINKS_SECRET_MIN} caractères")
         return configured.encode()
     path = var_dir() / "lead_links.secret"
-    if not path.exists():
-        import secrets
+    key = _read_key(path)
+    if key is not None:
+        return key
+    import secrets
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=30):
+        key = _read_key(path)  # another process may have written it while we waited
+        if key is None:
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+            key = _read_key(path)
+    if key is None:
+        raise RuntimeError(f"clé des liens illisible : {path}")
+    return key
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The key kept in ``path``, or None when the file is missing, empty or too short to be one of ours."""
+    try:
+        key = path.read_text().strip().encode()
+    except FileNotFoundError:
+        return None
+    return key if len(key) >= LEAD_LINKS_SECRET_MIN else None

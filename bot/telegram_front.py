@@ -246,9 +246,17 @@ class TelegramFront:
         await asyncio.to_thread(purge_expired_buttons)  # keyboards older than 30 days
         me = await app.bot.get_me()
         self.bot_username = me.username
+        # The bot alone holds the token, so it sends the young people's lead status notices.
+        from bot.notices import NoticeSender
+
+        self.notices = NoticeSender(app.bot, self.settings.lead_notice_interval)
+        self.notices.start()
         print(f"{READY_MARKER} @{me.username}", flush=True)
 
     async def _post_shutdown(self, _app: Application) -> None:
+        notices = getattr(self, "notices", None)
+        if notices is not None:
+            await notices.stop()
         await self.rasa.aclose()
 
     def webhook_options(self) -> dict[str, Any]:

@@ -85,6 +85,19 @@ def service_env(settings: Settings, extra: dict[str, str] | None = None) -> dict
     return env
 
 
+#: Variables only the bot process may see: Rasa, the action server and the outbox
+#: worker never talk to Telegram, so a leak from them (an error text, a debug dump)
+#: cannot expose the bot token.
+BOT_ONLY_ENV = ("TELEGRAM_BOT_TOKEN", "WEBHOOK_SECRET")
+
+
+def env_for(service_name: str, env: dict[str, str]) -> dict[str, str]:
+    """The environment of one child: the bot's secrets go to the bot only."""
+    if service_name == "bot":
+        return env
+    return {name: value for name, value in env.items() if name not in BOT_ONLY_ENV}
+
+
 @dataclass
 class Service:
     name: str
@@ -178,7 +191,8 @@ class Stack:
         handle = service.log_path.open("w")
         service.started_at = time.monotonic()
         service.process = subprocess.Popen(
-            service.command, cwd=PROJECT_ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            service.command, cwd=PROJECT_ROOT, env=env_for(service.name, self.env), stdout=handle,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
         )
         handle.close()

@@ -210,6 +210,38 @@ def check_cfas(data: Any, checker: Checker, occupations: set[str]) -> list[dict]
     return rows
 
 
+#: Hosts a plain-http webhook may use (demos and tests on this machine only).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot receive leads, or None; checked by parsing, never by prefix.
+
+    A prefix test let ``http://localhost@evil.example/`` through (user info, then the
+    real host), and ``https://[::1/hook`` passed the check but made every send raise.
+    The outbox worker runs the same check before each call.
+    """
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return "espace ou caractère de contrôle"
+    try:
+        from urllib.parse import urlsplit
+
+        import httpx
+
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+        httpx.URL(url)  # what the worker will send to
+    except (ValueError, httpx.InvalidURL):
+        return "adresse illisible"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "identifiant ou mot de passe dans l'adresse (user@…)"
+    if not parts.hostname:
+        return "pas de nom d'hôte"
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return None
+    return "https:// obligatoire"
+
+
 def check_delivery(data: Any, checker: Checker, cfas: set[str]) -> dict[str, dict]:
     if not isinstance(data, dict) or not isinstance(data.get("cfa_delivery"), dict):
         checker.error(data, "", "« cfa_delivery: » absent", "le fichier doit commencer par « cfa_delivery: »")
@@ -221,8 +253,10 @@ def check_delivery(data: Any, checker: Checker, cfas: set[str]) -> dict[str, dic
         if not email or not EMAIL.match(str(email)):
             checker.error(settings, cfa_id, f"adresse e-mail invalide {email!r}", "ex. contact@cfa-exemple.fr")
         url = (settings or {}).get("webhook_url")
-        if url and not str(url).startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            checker.error(settings, cfa_id, f"webhook_url invalide {url!r}", "une adresse https://…")
+        problem = webhook_url_problem(str(url)) if url else None
+        if problem:
+            checker.error(settings, cfa_id, f"webhook_url invalide {url!r} : {problem}",
+                          "une adresse https://hote.exemple/chemin, sans identifiant ni mot de passe")
         if url and len(str((settings or {}).get("webhook_secret") or "")) < 16:
             checker.error(settings, cfa_id, "webhook_secret absent ou trop court",
                           "ajouter webhook_secret: (au moins 16 caractères, partagé avec le CFA)")

@@ -1,32 +1,43 @@
-"""Sending queued leads to CFAs by e-mail, with retries and back-off.
+"""Sending queued leads to CFAs (e-mail, webhook), with retries and back-off.
 
 The worker claims due outbox messages, sends each one, and records the result in its
-own transaction. A refused or failing SMTP server leaves the message pending with a
-later ``next_attempt_at``; nothing is lost by a restart since the queue is in the
-database. Delivery is at-least-once: if a worker dies between the SMTP "250 OK" and
-its commit, the message is sent again with the same ``Message-ID`` (the lead's
-idempotency key), which lets the receiving side drop the duplicate.
+own transaction. Any failure, whatever its kind, is recorded on its row with a
+back-off (:mod:`akto_data.leads.outbox`): one bad row never stops the others, and a
+receiver that says no for good (HTTP 4xx, SMTP 5xx) is not asked again. Each send
+has a total deadline, so a receiver trickling bytes cannot hold a row for long.
+Nothing is lost by a restart since the queue is in the database. Delivery is
+at-least-once: if a worker dies between the SMTP "250 OK" and its commit, the message
+is sent again with the same ``Message-ID`` (the lead's idempotency key), which lets
+the receiving side drop the duplicate.
+
+Telegram notices to young people are not sent here: the bot process sends them
+(:mod:`akto_data.leads.notices`), so the bot token stays in the bot's environment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
 import os
 import smtplib
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from akto_data.catalogue.queries import territory
-from akto_data.catalogue.tables import CatCfa, CatCfaDelivery
+from akto_data.catalogue.schema import LOOPBACK_HOSTS, webhook_url_problem
+from akto_data.catalogue.tables import CatCfa, CatCfaDelivery, CatTerritory
 from akto_data.db import session_scope
 from akto_data.i18n import long_date
 from akto_data.i18n import text as t
@@ -34,63 +45,93 @@ from akto_data.leads.form import label
 from akto_data.leads.lifecycle import queue_reminders
 from akto_data.leads.links import CFA_STATUSES, body_signature, status_url
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
+from akto_data.leads.notices import is_telegram_chat
+from akto_data.leads.outbox import (
+    FAILED,
+    PENDING,
+    SKIPPED,
+    SendFailed,
+    record_failure,
+    record_success,
+)
 from akto_data.models import utcnow
 from akto_data.retention import apply_retention
-from akto_data.settings import load_settings
 
 log = logging.getLogger(__name__)
 
-#: Delay before the 1st, 2nd, ... retry; the last one repeats.
-BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
+SECURITY_MODES = ("none", "starttls", "ssl")
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
+    """Where lead e-mails go (``SMTP_*`` variables); ``timeout`` is also each send's total deadline."""
+
     host: str = "127.0.0.1"
     port: int = 25
     sender: str = "Ici c'est ma place <leads@ici-cest-ma-place.example>"
-    timeout: float = 10.0
+    timeout: float = 30.0
+    security: str = "none"  # none | starttls | ssl
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    #: CA file to trust for the mail server's certificate (default: the system's).
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY_MODES:
+            raise ValueError(f"SMTP_SECURITY={self.security!r} : choisir none, starttls ou ssl")
+        if self.username and self.security == "none" and self.host not in LOOPBACK_HOSTS:
+            raise ValueError("SMTP_USERNAME sans SMTP_SECURITY=starttls ou ssl : le mot de passe partirait en clair")
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
-        return cls(host=os.environ.get("SMTP_HOST", cls.host), port=int(os.environ.get("SMTP_PORT", cls.port)),
-                   sender=os.environ.get("LEAD_SENDER", cls.sender))
+        security = (os.environ.get("SMTP_SECURITY") or "none").strip().lower()
+        default_port = {"ssl": 465, "starttls": 587}.get(security, cls.port)
+        return cls(host=os.environ.get("SMTP_HOST", cls.host), port=int(os.environ.get("SMTP_PORT") or default_port),
+                   sender=os.environ.get("LEAD_SENDER", cls.sender),
+                   timeout=float(os.environ.get("SMTP_TIMEOUT") or cls.timeout), security=security,
+                   username=os.environ.get("SMTP_USERNAME") or None, password=os.environ.get("SMTP_PASSWORD") or None,
+                   ca_file=os.environ.get("SMTP_CA_FILE") or None)
+
+
+def _one_line(value: object) -> str:
+    """A card value on one line: a stray newline cannot start a row of its own."""
+    return " ".join(str(value).split())
 
 
 def _yes_no(value: bool | None) -> str:
     return "?" if value is None else t("lead.value.yes" if value else "lead.value.no")
 
 
-def card_values(lead: Lead) -> dict[str, object]:
-    """The lead's fields as the CFA reads them (labels, not codes)."""
-    return {
-        "first_name": lead.first_name or "?", "age": lead.age if lead.age is not None else "?",
-        "minor": t("lead.email.minor") if lead.minor else "", "training": lead.training,
-        "territory": _territory_name(lead.territory), "town": lead.town or "?",
-        "diploma_level": label("diploma", lead.diploma_level), "start_when": label("start", lead.start_when),
-        "has_employer": _yes_no(lead.has_employer), "mobility": label("mobility", lead.mobility),
-        "contact_channel": label("channel", lead.contact_channel), "contact_value": lead.contact_value or "",
-        "reasons": ", ".join(label("reason", r) for r in lead.reasons or []) or "?",
-        "message": lead.message or "", "score": lead.score,
-    }
+def card_rows(session: Session, lead: Lead) -> list[tuple[str, str]]:
+    """The lead's fields as the CFA reads them (labels, not codes), one (label, value) per row.
+
+    Built from the lead's fields, never by parsing rendered text: the young person's
+    free message is a value like any other and cannot add a row.
+    """
+    place = session.get(CatTerritory, lead.territory)
+    age = f"{lead.age if lead.age is not None else '?'}{t('lead.email.minor') if lead.minor else ''}"
+    rows = [
+        ("first_name", lead.first_name or "?"), ("age", age), ("training", lead.training),
+        ("territory", f"{place.name if place else lead.territory}, {lead.town or '?'}"),
+        ("diploma_level", label("diploma", lead.diploma_level)), ("start_when", label("start", lead.start_when)),
+        ("has_employer", _yes_no(lead.has_employer)), ("mobility", label("mobility", lead.mobility)),
+        ("contact", f"{label('channel', lead.contact_channel)} {lead.contact_value or ''}"),
+        ("reasons", ", ".join(label("reason", r) for r in lead.reasons or []) or "?"),
+        ("score", f"{lead.score}/100"),
+    ]
+    return [(t(f"lead.card.{name}"), _one_line(value)) for name, value in rows]
 
 
-def _territory_name(territory_id: str) -> str:
-    place = territory(territory_id)
-    return place.name if place else territory_id
-
-
-def lead_email(lead: Lead, cfa: CatCfa, to: str, sender: str, reminder: bool = False) -> EmailMessage:
+def lead_email(session: Session, lead: Lead, to: str, sender: str, reminder: bool = False) -> EmailMessage:
     """The e-mail a CFA receives: a one-glance card and the status links, as text and HTML."""
-    values = card_values(lead)
     intro = t("lead.email.intro", consent_version=lead.consent_version, consented_at=long_date(lead.consented_at))
     if reminder:
         intro = t("lead.email.reminder_intro") + "\n\n" + intro
-    card = t("lead.email.card", **values)
+    rows = card_rows(session, lead)
     links = [(t(f"lead.status.{status}"), status_url(lead.idempotency_key, status)) for status in CFA_STATUSES]
     footer = t("lead.email.footer", key=lead.idempotency_key)
     message = EmailMessage()
-    subject = t("lead.email.subject", first_name=values["first_name"], training=lead.training)
+    subject = t("lead.email.subject", first_name=_one_line(lead.first_name or "?"), training=lead.training)
     message["Subject"] = t("lead.email.reminder_subject", subject=subject) if reminder else subject
     message["From"] = sender
     message["To"] = to
@@ -98,15 +139,21 @@ def lead_email(lead: Lead, cfa: CatCfa, to: str, sender: str, reminder: bool = F
     suffix = "-reminder" if reminder else ""
     message["Message-ID"] = f"<{lead.idempotency_key}{suffix}@ici-cest-ma-place>"
     message["X-Lead-Key"] = lead.idempotency_key
-    link_text = "\n".join(f"• {label} : {url}" for label, url in links)
-    message.set_content(f"{intro}\n\n{card}\n\n{t('lead.email.links')}\n{link_text}\n\n{footer}\n")
-    rows = "".join(
-        f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, _, v in (line.partition(" : ") for line in card.splitlines())
-    )
-    anchors = " · ".join(f"<a href='{html.escape(url)}'>{html.escape(label)}</a>" for label, url in links)
+    # The free message comes last, every line quoted: whatever it says stays inside the quote.
+    said = (lead.message or "").strip().splitlines()
+    quoted = "\n".join(f"> {line}" for line in said) if said else "> " + t("lead.card.no_message")
+    card = "\n".join(f"{name} : {value}" for name, value in rows)
+    link_text = "\n".join(f"• {name} : {url}" for name, url in links)
+    message.set_content(f"{intro}\n\n{card}\n{t('lead.card.message')} :\n{quoted}\n\n"
+                        f"{t('lead.email.links')}\n{link_text}\n\n{footer}\n")
+    table = "".join(f"<tr><th align='left'>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+                    for name, value in rows)
+    said_html = "<br>".join(html.escape(line) for line in said) or html.escape(t("lead.card.no_message"))
+    table += (f"<tr><th align='left' valign='top'>{html.escape(t('lead.card.message'))}</th>"
+              f"<td><blockquote>{said_html}</blockquote></td></tr>")
+    anchors = " · ".join(f"<a href='{html.escape(url)}'>{html.escape(name)}</a>" for name, url in links)
     message.add_alternative(
-        f"<p>{html.escape(intro)}</p><table>{rows}</table><p>{html.escape(t('lead.email.links'))}<br>{anchors}</p>"
+        f"<p>{html.escape(intro)}</p><table>{table}</table><p>{html.escape(t('lead.email.links'))}<br>{anchors}</p>"
         f"<p>{html.escape(footer)}</p>", subtype="html")
     return message
 
@@ -126,89 +173,168 @@ def webhook_body(lead: Lead) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
 
 
+def failure_of(exc: BaseException) -> SendFailed:
+    """What a send error means for its row: permanent (the receiver said no) or worth retrying.
+
+    SMTP 5xx answers to the message or its recipient are permanent; 5xx at login,
+    STARTTLS or MAIL FROM are our settings' fault, not the message's: retried (and
+    bounded), so fixing the settings delivers every waiting lead.
+    """
+    if isinstance(exc, SendFailed):
+        return exc
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        retry_after = exc.response.headers.get("Retry-After", "")
+        return SendFailed(f"HTTP {code} {exc.response.reason_phrase}",
+                          permanent=400 <= code < 500 and code not in (408, 429),
+                          retry_after=float(retry_after) if retry_after.isdigit() else None)
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return SendFailed(f"webhook_url invalide ({type(exc).__name__})", permanent=True)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return SendFailed(f"SMTP destinataire refusé ({', '.join(map(str, codes))})",
+                          permanent=bool(codes) and all(code >= 500 for code in codes))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        message_level = isinstance(exc, smtplib.SMTPDataError)
+        return SendFailed(f"SMTP {exc.smtp_code} {reply}", permanent=message_level and exc.smtp_code >= 500)
+    return SendFailed(f"{type(exc).__name__}: {exc}")
+
+
 class OutboxWorker:
     def __init__(self, smtp: SmtpSettings | None = None, clock: Callable[[], datetime] = utcnow,
-                 batch: int = 20) -> None:
+                 batch: int = 20, deadline: float | None = None) -> None:
         self.smtp = smtp or SmtpSettings.from_env()
         self.clock = clock
         self.batch = batch
+        #: Total time one send may take (connection, TLS, login, every byte of the answer).
+        self.deadline = deadline or self.smtp.timeout
 
     def _send_email(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.smtp.timeout) as client:
+        """Send over SMTP within :attr:`deadline`: a watchdog shuts the socket when it passes."""
+        settings = self.smtp
+        context = ssl.create_default_context(cafile=settings.ca_file)
+        client = (smtplib.SMTP_SSL(timeout=settings.timeout, context=context) if settings.security == "ssl"
+                  else smtplib.SMTP(timeout=settings.timeout))
+        # The name TLS checks the certificate against (smtplib sets it only when the constructor connects).
+        client._host = settings.host  # type: ignore[attr-defined]
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            if client.sock is not None:
+                with suppress(OSError):
+                    client.sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(self.deadline, stop)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            client.connect(settings.host, settings.port)
+            client.ehlo()
+            if settings.security == "starttls":
+                client.starttls(context=context)  # no fallback to clear text: refused means not sent
+                client.ehlo()
+            if settings.username:
+                client.login(settings.username, settings.password or "")
             client.send_message(message)
+            with suppress(smtplib.SMTPException, OSError):
+                client.quit()
+        except (OSError, smtplib.SMTPException) as exc:
+            if expired.is_set():
+                raise SendFailed(f"délai de {self.deadline:g} s dépassé (SMTP)") from exc
+            raise
+        finally:
+            watchdog.cancel()
+            client.close()
+
+    def _post_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """POST within :attr:`deadline` for the whole exchange (httpx's timeouts are per read)."""
+        async def post() -> None:
+            async with httpx.AsyncClient(timeout=self.smtp.timeout) as client:
+                (await client.post(url, content=body, headers=headers)).raise_for_status()
+
+        async def bounded() -> None:
+            await asyncio.wait_for(post(), self.deadline)
+
+        try:
+            asyncio.run(bounded())
+        except TimeoutError as exc:
+            raise SendFailed(f"délai de {self.deadline:g} s dépassé (webhook)") from exc
 
     def run_once(self) -> int:
         """Send what is due; return how many messages were sent."""
         now = self.clock()
         with session_scope() as session:
+            skip_console_notices(session, now)
             due = list(session.scalars(
-                select(OutboxMessage.id).where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.id).limit(self.batch)))
+                select(OutboxMessage.id).where(OutboxMessage.state == PENDING, OutboxMessage.next_attempt_at <= now,
+                                               OutboxMessage.channel != "telegram")
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(self.batch)))
         sent = 0
         for message_id in due:
-            sent += self._deliver(message_id, now)
+            try:
+                sent += self._deliver(message_id, now)
+            except Exception as exc:  # e.g. the database failed while recording: keep going with the next row
+                log.exception("outbox %s: delivery pass failed", message_id)
+                self._record_crash(message_id, now, exc)
         return sent
 
     def _deliver(self, message_id: int, now: datetime) -> int:
         with session_scope() as session:
             item = session.scalars(select(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.state
-                                   == "pending").with_for_update(skip_locked=True)).first()
+                                   == PENDING).with_for_update(skip_locked=True)).first()
             if item is None:  # another worker took it
                 return 0
-            lead = item.lead
             try:
-                sent = self._send(session, item, lead)
-            except (OSError, smtplib.SMTPException, LookupError, httpx.HTTPError) as exc:
-                item.attempts += 1
-                item.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                item.next_attempt_at = now + BACKOFF[min(item.attempts, len(BACKOFF)) - 1]
-                log.warning("outbox %s (%s %s, lead %s) not delivered (attempt %d): %s", item.id, item.channel,
-                            item.kind, lead.id, item.attempts, item.last_error)
+                sent = self._send(session, item, item.lead)
+            except Exception as exc:  # every failure is recorded on its row, whatever its type
+                failure = failure_of(exc)
+                record_failure(item, failure, now)
+                level = logging.ERROR if item.state == FAILED else logging.WARNING
+                log.log(level, "outbox %s (%s %s, lead %s) not delivered (attempt %d, %s): %s", item.id,
+                        item.channel, item.kind, item.lead_id, item.attempts,
+                        "given up" if item.state == FAILED else "will retry", item.last_error)
                 return 0
-            item.attempts += 1
-            item.state = "sent" if sent else "skipped"
-            item.sent_at = now
-            item.last_error = None
-            if item.kind == "lead" and item.channel == "email":
-                lead.status = "sent"
-                session.add(LeadStatusEvent(lead_id=lead.id, status="sent", by="system", at=now))
+            record_success(item, sent, now)
+            if sent and item.kind == "lead" and item.channel == "email":
+                mark_sent(session, item.lead_id, now)
             return 1 if sent else 0
+
+    def _record_crash(self, message_id: int, now: datetime, exc: BaseException) -> None:
+        """Best effort: count a failure that escaped :meth:`_deliver` so the row backs off."""
+        with suppress(Exception), session_scope() as session:
+            item = session.get(OutboxMessage, message_id)
+            if item is not None and item.state == PENDING:
+                record_failure(item, failure_of(exc), now)
 
     def _send(self, session: Session, item: OutboxMessage, lead: Lead) -> bool:
         """Do the I/O of one outbox message; False when there is nowhere to send it."""
         cfa = session.get(CatCfa, lead.cfa_id)
         delivery = session.get(CatCfaDelivery, lead.cfa_id)
-        if item.channel == "telegram":
-            return self._send_notice(lead, cfa, (item.payload or {}).get("status", ""))
         if cfa is None or delivery is None:
-            raise LookupError(f"no delivery settings for CFA {lead.cfa_id}")
+            raise SendFailed(f"pas de réglages de livraison pour le CFA {lead.cfa_id}")
         if item.channel == "webhook":
             if not delivery.webhook_url or not delivery.webhook_secret:
                 return False
+            problem = webhook_url_problem(delivery.webhook_url)
+            if problem:
+                raise SendFailed(f"webhook_url invalide : {problem}", permanent=True)
             body = webhook_body(lead)
-            response = httpx.post(delivery.webhook_url, content=body, timeout=self.smtp.timeout, headers={
-                "Content-Type": "application/json", "X-Signature": body_signature(body, delivery.webhook_secret),
-                "X-Lead-Key": lead.idempotency_key})
-            response.raise_for_status()
+            timestamp = int(time.time())
+            self._post_webhook(delivery.webhook_url, body, {
+                "Content-Type": "application/json", "X-Lead-Key": lead.idempotency_key,
+                "X-Signature-Timestamp": str(timestamp),
+                "X-Signature": body_signature(body, delivery.webhook_secret, timestamp)})
             return True
-        self._send_email(lead_email(lead, cfa, delivery.email, self.smtp.sender, reminder=item.kind == "reminder"))
-        return True
-
-    def _send_notice(self, lead: Lead, cfa: CatCfa | None, status: str) -> bool:
-        """Tell the young person, in their Telegram chat, what the CFA did with their request."""
-        settings = load_settings()
-        if not settings.telegram_token or not lead.chat_id:
-            return False  # console chats have no Telegram to write to
-        text = t(f"lead.notice.{status}", cfa=cfa.name if cfa else lead.cfa_id, training=lead.training)
-        response = httpx.post(f"{settings.telegram_api_base_url}{settings.telegram_token}/sendMessage",
-                              json={"chat_id": lead.chat_id, "text": text}, timeout=self.smtp.timeout)
-        response.raise_for_status()
+        self._send_email(lead_email(session, lead, delivery.email, self.smtp.sender, reminder=item.kind == "reminder"))
         return True
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Reminders and anonymisation, run by the worker between sends."""
         now = now or self.clock()
-        queue_reminders(now)
+        with session_scope() as session:
+            queue_reminders(session, now)
         apply_retention(now)  # every store of personal data (akto_data.personal_data)
 
     def run_forever(self, interval: float = 5.0, should_stop: Callable[[], bool] = lambda: False,
@@ -223,3 +349,23 @@ class OutboxWorker:
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox pass failed")
             time.sleep(interval)
+
+
+def mark_sent(session: Session, lead_id: int, now: datetime) -> None:
+    """The lead reached the CFA: "new" becomes "sent", never a later status (a CFA may click first)."""
+    changed = session.execute(update(Lead).where(Lead.id == lead_id, Lead.status == "new").values(status="sent")
+                              .execution_options(synchronize_session=False))
+    if changed.rowcount:  # type: ignore[attr-defined]
+        session.add(LeadStatusEvent(lead_id=lead_id, status="sent", by="system", at=now))
+
+
+def skip_console_notices(session: Session, now: datetime) -> int:
+    """Notices to chats that are not Telegram chats (the console) have nowhere to go: skipped."""
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "telegram",
+                                                       OutboxMessage.state == PENDING)).all()
+    skipped = 0
+    for row in rows:
+        if not is_telegram_chat(row.lead.chat_id):
+            row.state, row.sent_at, row.last_error = SKIPPED, now, None
+            skipped += 1
+    return skipped

@@ -8,12 +8,19 @@ so a notice or a reminder is never lost nor sent for a change that did not happe
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import holidays
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from akto_data.catalogue.tables import CatCfa, CatTerritory
 from akto_data.db import session_scope
 from akto_data.leads.links import CFA_STATUSES
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
+from akto_data.leads.outbox import CANCELLED, PENDING, SENDING, SENT
 from akto_data.models import utcnow
 from akto_data.retention import anonymise_expired_leads
 
@@ -21,55 +28,130 @@ from akto_data.retention import anonymise_expired_leads
 REMINDER_AFTER_WORKING_DAYS = 2
 #: Statuses that mean the CFA has opened the lead.
 OPENED = set(CFA_STATUSES)
+#: Fields that identify a person, cleared by anonymisation.
+IDENTIFYING = ("chat_id", "first_name", "town", "contact_value", "message")
+#: How far along a lead is. A status may only move to an equal or higher rank: "sent"
+#: (the worker) never undoes "contacted" (the CFA). "contacted" and "not_reachable"
+#: share a rank: a CFA may reach someone it first could not reach, and the reverse.
+RANK = {"new": 0, "sent": 1, "read": 2, "contacted": 3, "not_reachable": 3, "enrolled": 4}
+#: Subdivision of the ``holidays`` package for each territory (abolition days included);
+#: the Hexagone gets the national days.
+HOLIDAY_SUBDIVISIONS = {"guadeloupe": "971", "martinique": "972", "guyane": "973", "reunion": "974",
+                        "mayotte": "976", "saint_martin": "MF", "saint_barthelemy": "BL"}
 
 
-def apply_status(lead_key: str, status: str, by: str = "cfa", now: datetime | None = None) -> bool:
-    """Record ``status`` for the lead; queue a Telegram notice to its author.
+class StatusChange(StrEnum):
+    """What :func:`apply_status` did, for the page the CFA sees."""
 
-    Returns False when nothing changed (unknown lead, same status again, or "read"
-    after the lead was already opened), so a CFA clicking twice sends one notice.
+    RECORDED = "recorded"
+    UNCHANGED = "unchanged"  # already at that status (a second click)
+    BACKWARDS = "backwards"  # refused: statuses only move forward
+    GONE = "gone"  # unknown, erased or anonymised lead
+
+
+def moves_forward(current: str, new: str) -> bool:
+    return RANK.get(new, 0) >= RANK.get(current, 0) and new != current
+
+
+def apply_status(session: Session, lead_key: str, status: str, by: str = "cfa",
+                 now: datetime | None = None) -> StatusChange:
+    """Record ``status`` for the lead and tell its author (one notice at most pending).
+
+    The change is a compare-and-set on the status read (on SQLite ``FOR UPDATE`` does
+    nothing), so a concurrent change is never overwritten by an older view.
     """
     if status not in CFA_STATUSES:
         raise ValueError(status)
     now = now or utcnow()
-    with session_scope() as session:
-        lead = session.scalars(select(Lead).where(Lead.idempotency_key == lead_key).with_for_update()).first()
-        if lead is None or lead.anonymised_at is not None or lead.status == status:
-            return False
-        if status == "read" and lead.status in OPENED:
-            return False
-        lead.status = status
-        session.add(LeadStatusEvent(lead_id=lead.id, status=status, by=by, at=now))
-        if lead.chat_id:
-            session.add(OutboxMessage(lead_id=lead.id, channel="telegram", kind="notice", payload={"status": status},
-                                      next_attempt_at=now))
-        return True
+    for _ in range(5):
+        lead = session.scalars(select(Lead).where(Lead.idempotency_key == lead_key).with_for_update()
+                               .execution_options(populate_existing=True)).first()
+        if lead is None or lead.anonymised_at is not None:
+            return StatusChange.GONE
+        current = lead.status
+        if current == status:
+            return StatusChange.UNCHANGED
+        if not moves_forward(current, status):
+            return StatusChange.BACKWARDS
+        changed = session.execute(update(Lead).where(Lead.id == lead.id, Lead.status == current)
+                                  .values(status=status).execution_options(synchronize_session=False))
+        if changed.rowcount:  # type: ignore[attr-defined]
+            break
+    else:
+        return StatusChange.UNCHANGED  # someone else keeps changing it; their change stands
+    lead.status = status
+    session.add(LeadStatusEvent(lead_id=lead.id, status=status, by=by, at=now))
+    if lead.chat_id:
+        _queue_notice(session, lead, status, now)
+    return StatusChange.RECORDED
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """``start`` plus ``days`` working days (Monday-Friday; public holidays not counted)."""
-    moment = start
+def _queue_notice(session: Session, lead: Lead, status: str, now: datetime) -> None:
+    """At most one notice waits per lead; none when the young person already knows this status.
+
+    A CFA clicking back and forth between statuses updates the waiting notice instead
+    of queueing one per click, and ending where the last notice left off cancels it.
+    """
+    notices = list(session.scalars(select(OutboxMessage).where(
+        OutboxMessage.lead_id == lead.id, OutboxMessage.channel == "telegram", OutboxMessage.kind == "notice")
+        .order_by(OutboxMessage.id)))
+    told = [n for n in notices if n.state in (SENT, SENDING)]
+    last_told = (told[-1].payload or {}).get("status") if told else None
+    waiting = [n for n in notices if n.state == PENDING]
+    for extra in waiting[:-1]:
+        extra.state = CANCELLED
+    if waiting:
+        if status == last_told:
+            waiting[-1].state = CANCELLED
+        else:
+            waiting[-1].payload = {"status": status}
+    elif status != last_told:
+        session.add(OutboxMessage(lead_id=lead.id, channel="telegram", kind="notice", payload={"status": status},
+                                  next_attempt_at=now))
+
+
+@lru_cache(maxsize=16)
+def public_holidays(territory: str | None) -> holidays.HolidayBase:
+    """Public holidays of a territory (the national ones when it is unknown)."""
+    return holidays.country_holidays("FR", subdiv=HOLIDAY_SUBDIVISIONS.get(territory or ""))
+
+
+def add_working_days(start: datetime, days: int, territory: str | None = None, timezone: str = "UTC") -> datetime:
+    """``start`` plus ``days`` working days of ``territory``, counted on its own calendar.
+
+    Days are counted in the territory's time zone (a lead sent at 23:00 in Martinique
+    is already Saturday in UTC) and skip weekends and the territory's public holidays
+    (22 May in Martinique, 20 December in La Réunion…).
+    """
+    zone = ZoneInfo(timezone)
+    local = start.astimezone(zone)
+    day, closed = local.date(), public_holidays(territory)
     while days > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in closed:
             days -= 1
-    return moment
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
 
 
-def queue_reminders(now: datetime | None = None) -> int:
-    """Queue one reminder e-mail per lead sent 2 working days ago and still not opened."""
+def queue_reminders(session: Session, now: datetime | None = None) -> int:
+    """Queue one reminder e-mail per lead sent 2 working days ago (the CFA's) and still not opened."""
     now = now or utcnow()
     queued = 0
-    with session_scope() as session:
-        candidates = session.scalars(select(Lead).where(
-            Lead.status == "sent", Lead.reminded_at.is_(None), Lead.anonymised_at.is_(None))).all()
-        for lead in candidates:
-            sent_at = max((m.sent_at for m in lead.outbox if m.kind == "lead" and m.sent_at), default=None)
-            if sent_at is None or add_working_days(_aware(sent_at), REMINDER_AFTER_WORKING_DAYS) > now:
-                continue
-            lead.reminded_at = now
-            lead.outbox.append(OutboxMessage(channel="email", kind="reminder", next_attempt_at=now))
-            queued += 1
+    candidates = session.scalars(select(Lead).where(
+        Lead.status == "sent", Lead.reminded_at.is_(None), Lead.anonymised_at.is_(None))).all()
+    for lead in candidates:
+        sent_at = max((m.sent_at for m in lead.outbox if m.kind == "lead" and m.sent_at), default=None)
+        if sent_at is None:
+            continue
+        cfa = session.get(CatCfa, lead.cfa_id)
+        place = cfa.territory if cfa is not None else lead.territory
+        zone = session.get(CatTerritory, place)
+        due = add_working_days(_aware(sent_at), REMINDER_AFTER_WORKING_DAYS, place, zone.timezone if zone else "UTC")
+        if due > now:
+            continue
+        lead.reminded_at = now
+        lead.outbox.append(OutboxMessage(channel="email", kind="reminder", next_attempt_at=now))
+        queued += 1
     return queued
 
 

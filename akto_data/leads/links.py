@@ -2,22 +2,29 @@
 
 A link names the lead (its idempotency key, not its row id) and the status, and
 carries an HMAC-SHA256 of both: nobody can forge a status change for another lead
-or another status. Webhook bodies are signed the same way with the CFA's secret.
+or another status. Webhook calls are signed with the CFA's secret over a timestamp
+and the body, so a captured call cannot be replayed later (see :func:`verify_webhook`,
+the reference a CFA's developers can follow).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
-from akto_data.settings import lead_links_secret, load_settings
+from akto_data.settings import LEAD_LINKS_SECRET_MIN, lead_links_secret, load_settings
 
 #: Statuses a CFA can set, in the order they appear in the e-mail.
 CFA_STATUSES = ("read", "contacted", "enrolled", "not_reachable")
+#: A webhook call older or newer than this (seconds) must be refused by the receiver.
+WEBHOOK_TOLERANCE = 300
 
 
 def link_signature(lead_key: str, status: str, secret: bytes | None = None) -> str:
     key = secret if secret is not None else lead_links_secret()
+    if len(key) < LEAD_LINKS_SECRET_MIN:  # an empty key would make every link forgeable
+        raise ValueError("clé des liens absente ou trop courte")
     return hmac.new(key, f"{lead_key}:{status}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -27,9 +34,43 @@ def status_url(lead_key: str, status: str) -> str:
 
 
 def valid_link(lead_key: str, status: str, signature: str) -> bool:
-    return status in CFA_STATUSES and hmac.compare_digest(link_signature(lead_key, status), signature or "")
+    """Whether ``signature`` is ours for this lead and status.
+
+    Compared as bytes: ``hmac.compare_digest`` raises on non-ASCII text, and a link
+    with ``?sig=%C3%A9`` used to drop the connection instead of getting a page.
+    """
+    if status not in CFA_STATUSES or not signature:
+        return False
+    expected = link_signature(lead_key, status).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
-def body_signature(body: bytes, secret: str) -> str:
-    """``X-Signature`` header of a webhook call: ``sha256=<hex HMAC of the raw body>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def body_signature(body: bytes, secret: str, timestamp: int) -> str:
+    """``X-Signature`` header of a webhook call: ``sha256=<hex HMAC of "<timestamp>." + raw body>``.
+
+    ``timestamp`` (Unix seconds) travels in ``X-Signature-Timestamp``; signing it with
+    the body lets the receiver refuse an old call replayed by whoever captured it.
+    """
+    return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(body: bytes, timestamp: str, signature: str, secret: str, now: float | None = None,
+                   tolerance: int = WEBHOOK_TOLERANCE) -> bool:
+    """What a CFA's server checks on each call (reference implementation, documented in the README).
+
+    1. ``X-Signature-Timestamp`` is an integer within ``tolerance`` seconds of the
+       receiver's clock (5 minutes): an older call is a replay, refuse it;
+    2. ``X-Signature`` equals ``sha256=`` + hex HMAC-SHA256 (key: the shared
+       ``webhook_secret``) of the timestamp, a dot, and the raw body, compared in
+       constant time;
+    3. then ``X-Lead-Key`` drops a lead already received (a resend after a crash
+       carries the same key, with a fresh timestamp and signature).
+    """
+    try:
+        moment = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - moment) > tolerance:
+        return False
+    expected = body_signature(body, secret, moment).encode()
+    return hmac.compare_digest(expected, (signature or "").encode("utf-8", "replace"))

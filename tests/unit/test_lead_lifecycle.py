@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,12 +18,13 @@ from akto_data.catalogue.tables import CatCfaDelivery
 from akto_data.db import session_scope
 from akto_data.leads.delivery import OutboxWorker, SmtpSettings
 from akto_data.leads.lifecycle import add_working_days, anonymise_expired, apply_status, queue_reminders
-from akto_data.leads.links import status_url
+from akto_data.leads.links import WEBHOOK_TOLERANCE, status_url, verify_webhook
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.status_page import serve_in_background
 from akto_data.leads.store import create_lead
 from akto_data.logs import install_masking
 from tests.unit.test_lead_delivery import Inbox, free_port, lead_data
+from tests.unit.test_lead_notices import TOKEN, FakeBotApi, send_with_bot
 
 
 class Receiver:
@@ -69,10 +71,9 @@ def outbox(kind=None):
 def test_signed_link_page_confirms_then_records_the_status_and_notifies_the_young_person(db, request, monkeypatch,
                                                                                           receiver):
     request.getfixturevalue(db)
-    monkeypatch.setenv("LEAD_LINKS_SECRET", "test-secret")
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "T0K")
-    monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"{receiver.url}/bot")
+    monkeypatch.setenv("LEAD_LINKS_SECRET", "test-secret-of-16+chars")
     page = serve_in_background("127.0.0.1", 0)
+    telegram = FakeBotApi()
     monkeypatch.setenv("LEAD_LINKS_BASE_URL", f"http://127.0.0.1:{page.server_port}")
     try:
         lead = create_lead(lead_data(chat_id="555"), "v1")
@@ -89,19 +90,19 @@ def test_signed_link_page_confirms_then_records_the_status_and_notifies_the_youn
         with session_scope() as session:
             statuses = [e.status for e in session.scalars(select(LeadStatusEvent).order_by(LeadStatusEvent.id))]
         assert statuses == ["new", "read"]
-        OutboxWorker(SmtpSettings(port=free_port(), timeout=1)).run_once()
+        assert send_with_bot(telegram) == 1  # the bot sends it (the only process with the token)
     finally:
         page.shutdown()
-    (path, _, body) = receiver.requests[0]
-    assert path == "/botT0K/sendMessage"
-    sent = json.loads(body)
+        telegram.close()
+    (path, sent), = telegram.sent
+    assert path == f"/bot{TOKEN}/sendMessage"
     assert sent["chat_id"] == "555" and "a ouvert ta demande" in sent["text"] and "CAP Cuisine" in sent["text"]
 
 
 def test_the_lead_email_carries_a_signed_link_per_status(catalogue, monkeypatch):
     from aiosmtpd.controller import Controller
 
-    monkeypatch.setenv("LEAD_LINKS_SECRET", "test-secret")
+    monkeypatch.setenv("LEAD_LINKS_SECRET", "test-secret-of-16+chars")
     port, inbox = free_port(), Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -128,7 +129,8 @@ def test_webhook_is_signed_with_hmac_sha256(catalogue, receiver, monkeypatch):
     worker.run_once()  # e-mail fails (no SMTP), webhook goes through
     assert [(c, s) for c, _, s, _ in outbox()] == [("email", "pending"), ("webhook", "sent")]
     path, headers, body = receiver.requests[0]
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signed = headers["X-Signature-Timestamp"].encode() + b"." + body
+    expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     assert path == "/hook" and headers["X-Signature"] == expected and headers["X-Lead-Key"] == lead.idempotency_key
     data = json.loads(body)
     assert data["contact_value"] == "0696 12 34 56" and data["consent_version"] == "v1"
@@ -147,17 +149,72 @@ def test_one_reminder_when_the_cfa_has_not_opened_the_lead_in_2_working_days(cat
         row = session.get(Lead, lead.id)
         row.status = "sent"
         row.outbox[0].state, row.outbox[0].sent_at = "sent", friday
-    assert queue_reminders(friday + timedelta(days=3)) == 0  # Monday: 1 working day
-    assert queue_reminders(friday + timedelta(days=4, minutes=1)) == 1  # Tuesday
-    assert queue_reminders(friday + timedelta(days=9)) == 0  # only one
+    assert reminders_at(friday + timedelta(days=3)) == 0  # Monday: 1 working day
+    assert reminders_at(friday + timedelta(days=4, minutes=1)) == 1  # Tuesday
+    assert reminders_at(friday + timedelta(days=9)) == 0  # only one
     assert outbox("reminder") == [("email", "reminder", "pending", None)]
     # An opened lead is never reminded.
     other = create_lead(lead_data(cfa_id="mq_cma", rome="D1102"), "v1")
     with session_scope() as session:
         row = session.get(Lead, other.id)
         row.outbox[0].state, row.outbox[0].sent_at = "sent", friday
-    apply_status(other.idempotency_key, "read")
-    assert queue_reminders(friday + timedelta(days=9)) == 0
+    with session_scope() as session:
+        apply_status(session, other.idempotency_key, "read")
+    assert reminders_at(friday + timedelta(days=9)) == 0
+
+
+def reminders_at(now):
+    with session_scope() as session:
+        return queue_reminders(session, now)
+
+
+def sent_on(moment, cfa_id="mq_umih", rome="G1602"):
+    """A lead whose e-mail reached the CFA at ``moment`` (UTC)."""
+    lead = create_lead(lead_data(cfa_id=cfa_id, rome=rome), "v1")
+    with session_scope() as session:
+        row = session.get(Lead, lead.id)
+        row.status = "sent"
+        row.outbox[0].state, row.outbox[0].sent_at = "sent", moment
+    return lead
+
+
+def test_finding_18_reminders_count_the_territory_holidays_and_time_zone(catalogue):
+    # Martinique: Thursday 21 May 2026; Friday 22 is the abolition of slavery there, Monday 25 is
+    # Pentecost Monday: the 2 working days are Tuesday 26 and Wednesday 27.
+    thursday = datetime(2026, 5, 21, 14, tzinfo=UTC)  # 10:00 in Martinique
+    sent_on(thursday)
+    assert reminders_at(datetime(2026, 5, 26, 14, 1, tzinfo=UTC)) == 0  # UTC weekdays alone said Tuesday
+    assert reminders_at(datetime(2026, 5, 27, 14, 1, tzinfo=UTC)) == 1
+    # Guadeloupe's abolition day is 27 May, not 22: Friday 22 is a working day there.
+    assert add_working_days(thursday, 2, "guadeloupe", "America/Guadeloupe") == datetime(2026, 5, 26, 14, tzinfo=UTC)
+    assert add_working_days(datetime(2026, 12, 18, 6, tzinfo=UTC), 1, "reunion", "Indian/Reunion") \
+        == datetime(2026, 12, 21, 6, tzinfo=UTC)  # Sunday 20 December is La Réunion's, Monday 21 works
+
+
+def test_finding_18_working_days_are_counted_in_the_territory_time_zone(catalogue):
+    # Friday 27 November 2026, 23:00 in Martinique = Saturday 03:00 UTC.
+    friday_night = datetime(2026, 11, 28, 3, tzinfo=UTC)
+    sent_on(friday_night)
+    assert reminders_at(datetime(2026, 12, 1, 12, tzinfo=UTC)) == 0  # Tuesday noon UTC: 1 working day there
+    assert reminders_at(datetime(2026, 12, 2, 3, 1, tzinfo=UTC)) == 1  # Tuesday 23:01 in Martinique
+
+
+def test_finding_12_webhook_signature_covers_a_timestamp_so_a_replay_is_refused(catalogue, receiver):
+    secret = "s3cret-shared-with-the-cfa"
+    with session_scope() as session:
+        delivery = session.get(CatCfaDelivery, "mq_umih")
+        delivery.webhook_url, delivery.webhook_secret = f"{receiver.url}/hook", secret
+    create_lead(lead_data(), "v1")
+    OutboxWorker(SmtpSettings(port=free_port(), timeout=1)).run_once()
+    _, headers, body = receiver.requests[0]
+    stamp, signature = headers["X-Signature-Timestamp"], headers["X-Signature"]
+    now = time.time()
+    assert abs(int(stamp) - now) < 60
+    assert verify_webhook(body, stamp, signature, secret, now=now)
+    assert not verify_webhook(body, stamp, signature, secret, now=now + WEBHOOK_TOLERANCE + 1)  # replayed later
+    assert not verify_webhook(body, str(int(stamp) + 600), signature, secret, now=now + 600)  # new date, old sig
+    assert not verify_webhook(body.replace(b"CAP Cuisine", b"CAP Autre"), stamp, signature, secret, now=now)
+    assert not verify_webhook(body, stamp, signature, "another-secret-of-the-same-size", now=now)
 
 
 @pytest.mark.parametrize("db", ["catalogue", "catalogue_postgres"])

@@ -1,0 +1,123 @@
+"""Status notices to young people ("the CFA opened your request"), sent by the bot.
+
+Only the bot process holds the Telegram token, so the bot sends these outbox rows
+(``channel == "telegram"``) with its own python-telegram-bot ``Bot``; this module is
+the part that does not depend on Telegram: which notices are due, their text, and
+what a success or a failure does to the row (same back-off and give-up rules as the
+worker's, :mod:`akto_data.leads.outbox`).
+
+A row is claimed with a lease (state ``sending``, next attempt pushed by
+:data:`LEASE`) in a short transaction, then sent, then recorded in another: no
+database lock is held while Telegram answers, and a bot that dies mid-send leaves a
+row that is claimed again once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from akto_data.catalogue.tables import CatCfa
+from akto_data.db import session_scope
+from akto_data.i18n import text as t
+from akto_data.leads.models import OutboxMessage
+from akto_data.leads.outbox import PENDING, SENDING, SendFailed, error_text, record_failure, record_success
+from akto_data.models import utcnow
+
+log = logging.getLogger(__name__)
+
+#: How long a claimed notice is reserved for the bot that claimed it.
+LEASE = timedelta(minutes=2)
+_TELEGRAM_CHAT = re.compile(r"-?\d+")
+
+
+def is_telegram_chat(chat_id: str | None) -> bool:
+    """Telegram chat ids are integers; the console's are ``console-<user>``."""
+    return bool(chat_id) and bool(_TELEGRAM_CHAT.fullmatch(chat_id or ""))
+
+
+@dataclass(frozen=True)
+class Notice:
+    outbox_id: int
+    chat_id: str
+    text: str
+
+
+def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Notice]:
+    """Due notices, reserved for the caller; notices with nowhere to go are marked skipped."""
+    rows = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.channel == "telegram", OutboxMessage.state.in_((PENDING, SENDING)),
+        OutboxMessage.next_attempt_at <= now).order_by(OutboxMessage.id).limit(limit)).all()
+    claimed = []
+    for row in rows:
+        lead = row.lead
+        if lead.anonymised_at is not None or not is_telegram_chat(lead.chat_id):
+            record_success(row, False, now)
+            continue
+        # Compare-and-set: of two bots, only one gets the row (FOR UPDATE does nothing on SQLite).
+        taken = session.execute(update(OutboxMessage).where(
+            OutboxMessage.id == row.id, OutboxMessage.state.in_((PENDING, SENDING)),
+            OutboxMessage.next_attempt_at <= now).values(state=SENDING, next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False))
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            continue
+        cfa = session.get(CatCfa, lead.cfa_id)
+        status = (row.payload or {}).get("status", "")
+        text = t(f"lead.notice.{status}", cfa=cfa.name if cfa else lead.cfa_id, training=lead.training)
+        claimed.append(Notice(row.id, str(lead.chat_id), text))
+    return claimed
+
+
+def record_notice(session: Session, outbox_id: int, now: datetime, failure: SendFailed | None) -> None:
+    """The result of one send; nothing if the row went meanwhile (chat erased)."""
+    item = session.get(OutboxMessage, outbox_id)
+    if item is None or item.state != SENDING:
+        return
+    if failure is None:
+        record_success(item, True, now)
+    else:
+        record_failure(item, failure, now)
+        log.log(logging.ERROR if item.state != PENDING else logging.WARNING,
+                "notice %s (lead %s) not delivered (attempt %d, %s): %s", item.id, item.lead_id, item.attempts,
+                "will retry" if item.state == PENDING else "given up", item.last_error)
+
+
+def _claim(now: datetime, limit: int) -> list[Notice]:
+    with session_scope() as session:
+        return claim_notices(session, now, limit)
+
+
+def _record(outbox_id: int, now: datetime, failure: SendFailed | None) -> None:
+    with session_scope() as session:
+        record_notice(session, outbox_id, now, failure)
+
+
+async def send_due_notices(send: Callable[[str, str], Awaitable[None]], *, deadline: float = 20.0, limit: int = 20,
+                           clock: Callable[[], datetime] = utcnow) -> int:
+    """Send the due notices with ``send(chat_id, text)``; return how many went through.
+
+    ``send`` raises :class:`SendFailed` (permanent for a blocked bot) or anything
+    else (counted as a transient failure); each send has ``deadline`` seconds in all.
+    """
+    notices = await asyncio.to_thread(_claim, clock(), limit)
+    delivered = 0
+    for notice in notices:
+        failure: SendFailed | None = None
+        try:
+            await asyncio.wait_for(send(notice.chat_id, notice.text), deadline)
+            delivered += 1
+        except SendFailed as exc:
+            failure = exc
+        except TimeoutError:
+            failure = SendFailed(f"délai de {deadline:g} s dépassé (Telegram)")
+        except Exception as exc:  # whatever it is, it is recorded on the row, never raised to the loop
+            failure = SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
+        await asyncio.to_thread(_record, notice.outbox_id, clock(), failure)
+    return delivered

@@ -1,0 +1,66 @@
+"""The bot sends the young people's status notices (the core is :mod:`akto_data.leads.notices`).
+
+Only the bot process has the Telegram token; it sends with python-telegram-bot's
+``Bot``, whose errors never contain the request URL (the token is in it). Telegram's
+answers become :class:`~akto_data.leads.outbox.SendFailed`: 403 (the young person
+blocked the bot) and 400 (chat gone) are permanent, 429 waits as long as Telegram
+asks, the rest is retried with the outbox's back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from datetime import timedelta
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from akto_data.leads.notices import send_due_notices
+from akto_data.leads.outbox import SendFailed
+
+log = logging.getLogger(__name__)
+
+
+async def send_notice(bot: Bot, chat_id: str, text: str) -> None:
+    """One notice, with Telegram's refusals translated into the outbox's terms."""
+    try:
+        await bot.send_message(int(chat_id), text)
+    except Forbidden as exc:
+        raise SendFailed(f"Telegram 403 Forbidden: {exc.message}", permanent=True) from None
+    except BadRequest as exc:
+        raise SendFailed(f"Telegram 400 Bad Request: {exc.message}", permanent=True) from None
+    except RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise SendFailed("Telegram 429 Too Many Requests", retry_after=seconds) from None
+    except TelegramError as exc:
+        raise SendFailed(f"Telegram {type(exc).__name__}: {exc.message}") from None
+
+
+class NoticeSender:
+    """A task of the bot's event loop: every ``interval`` seconds, send the due notices."""
+
+    def __init__(self, bot: Bot, interval: float = 5.0) -> None:
+        self.bot = bot
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="lead-notices")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await send_due_notices(lambda chat_id, text: send_notice(self.bot, chat_id, text))
+            except Exception:  # a database hiccup: try again next round
+                log.exception("notice round failed")
+            await asyncio.sleep(self.interval)
