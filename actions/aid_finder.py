@@ -17,9 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import aid_text
 from actions.pay import parse_age
 from actions.texts import intent_payload, latest_intent
-from akto_data.catalogue import queries
 from akto_data.catalogue.eligibility import Profile, eligible
+from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
+from akto_data.db import session_scope
 from akto_data.i18n import text as t
 
 #: (step, choices). Age choices are the ages representing each band of the rules.
@@ -33,11 +34,12 @@ STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 AGE_LABELS = {"16": "15-17 ans", "19": "18-20 ans", "23": "21-25 ans", "27": "26-29 ans", "30": "30 ans et +"}
 
 
-def label(step: str, choice: str) -> str:
+def label(catalogue: Catalogue, step: str, choice: str) -> str:
     if step == "age":
         return AGE_LABELS[choice]
     if step == "territory":
-        return queries.territory(choice).name
+        place = catalogue.territory(choice)
+        return place.name if place else choice
     return t(f"aidfinder.{step}.{choice}")
 
 
@@ -51,6 +53,10 @@ class ActionAidFinder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        with session_scope() as session:
+            return self.answer(dispatcher, tracker, Catalogue(session))
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, catalogue: Catalogue) -> list[dict[str, Any]]:
         intent = latest_intent(tracker)
         try:
             answers: dict[str, str] = {} if intent == "ask_aids" else json.loads(tracker.get_slot("aid_progress") or "{}")
@@ -66,11 +72,11 @@ class ActionAidFinder(Action):
         known_age = parse_age(tracker.get_slot("age"))
         if known_age is not None:
             answers.setdefault("age", str(known_age))
-        if tracker.get_slot("territory") and queries.territory(tracker.get_slot("territory")):
+        if tracker.get_slot("territory") and catalogue.territory(tracker.get_slot("territory")):
             answers.setdefault("territory", tracker.get_slot("territory"))
         for step, choices in STEPS:
             if step not in answers:
-                buttons = [{"title": label(step, c), "payload": payload(step, c)} for c in choices]
+                buttons = [{"title": label(catalogue, step, c), "payload": payload(step, c)} for c in choices]
                 dispatcher.utter_message(text=t(f"aidfinder.ask.{step}"), buttons=buttons)
                 return [SlotSet("aid_progress", json.dumps(answers))]
         profile = Profile(
@@ -78,17 +84,19 @@ class ActionAidFinder(Action):
             destination=None if answers["destination"] == "none" else answers["destination"],
             need=None if answers["need"] == "none" else answers["need"],
         )
-        fits = eligible(queries.aids(), profile)
+        fits = eligible(catalogue.aids(), profile)
         if not fits:
             dispatcher.utter_message(text=t("aidfinder.none"))
             return [SlotSet("aid_progress", None)]
         dispatcher.utter_message(text=t("aidfinder.results"))
         who = []
         for fit in fits:
-            text = aid_text(fit.aid_id)
+            text = aid_text(catalogue, fit.aid_id)
             if fit.once_contract_signed:
                 text = text.replace("\n", f" {t('aidfinder.once_signed')}\n", 1)
             dispatcher.utter_message(text=text)
-            who.append(t(f"aidfinder.who.{queries.aid(fit.aid_id).who_to_ask}"))
+            aid = catalogue.aid(fit.aid_id)
+            if aid is not None:
+                who.append(t(f"aidfinder.who.{aid.who_to_ask}"))
         dispatcher.utter_message(text=t("aidfinder.ask_who", who=", ".join(dict.fromkeys(who))))
         return [SlotSet("aid_progress", None)]

@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.sourcing import source_lines
 from actions.texts import latest_intent
-from akto_data.catalogue.queries import Sourced, aids_for_topic, amounts_on, faq
+from akto_data.catalogue.queries import Catalogue, Sourced
+from akto_data.db import session_scope
 from akto_data.i18n import money
 from akto_data.i18n import text as t
 
@@ -22,7 +23,8 @@ class ActionAnswerFaq(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        found = faq(latest_intent(tracker))
+        with session_scope() as session:
+            found = Catalogue(session).faq(latest_intent(tracker) or "")
         if found is None:
             dispatcher.utter_message(response="utter_default")
             return []
@@ -31,9 +33,11 @@ class ActionAnswerFaq(Action):
         return []
 
 
-def aid_text(aid_id: str) -> str:
+def aid_text(catalogue: Catalogue, aid_id: str) -> str:
     """One aid: name, amounts in force today, how to apply, source."""
-    current = amounts_on(aid_id)
+    current = catalogue.amounts_on(aid_id)
+    if current is None:
+        raise LookupError(f"aid {aid_id!r} is not in the catalogue")
     aid = current.aid
     lines = [t("aid.title", name=aid.name), aid.summary]
     for item in current.items:
@@ -53,10 +57,12 @@ class ActionAnswerAid(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        found = aids_for_topic(latest_intent(tracker))
-        if not found:
-            dispatcher.utter_message(response="utter_ask_aids")
-            return []
-        for aid in found:
-            dispatcher.utter_message(text=aid_text(aid.id))
+        with session_scope() as session:
+            catalogue = Catalogue(session)
+            found = catalogue.aids_for_topic(latest_intent(tracker) or "")
+            if not found:
+                dispatcher.utter_message(response="utter_ask_aids")
+                return []
+            for aid in found:
+                dispatcher.utter_message(text=aid_text(catalogue, aid.id))
         return []

@@ -12,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import event_intent, intent_payload, latest_intent, parsed_intent, response_text, user_events
+from akto_data.db import session_scope
 from akto_data.review import record_feedback, record_unanswered
 
 #: Intents never offered as "did you mean": they are not topics.
@@ -50,7 +51,8 @@ class ActionFallback(Action):
         latest = tracker.latest_message or {}
         ranking = latest.get("intent_ranking") or []
         guess, confidence = best_guess(ranking)
-        record_unanswered(latest.get("text") or "", "fallback", guess, confidence)
+        with session_scope() as session:
+            record_unanswered(session, latest.get("text") or "", "fallback", guess, confidence)
         previous = user_events(tracker)[-2:-1]
         second_miss = bool(previous) and event_intent(previous[0]) == "nlu_fallback"
         options = suggestions(ranking, domain)
@@ -74,10 +76,10 @@ class ActionStoreFeedback(Action):
         question = next((e for e in reversed(user_events(tracker)) if not event_intent(e).startswith("feedback_")), None)
         intent = parsed_intent((question or {}).get("parse_data"))
         topic = intent.get("name") or "unknown"
-        record_feedback(topic, helpful)
-        if helpful:
-            dispatcher.utter_message(response="utter_feedback_thanks")
-        else:
-            record_unanswered((question or {}).get("text") or "", "negative_feedback", topic, intent.get("confidence"))
-            dispatcher.utter_message(response="utter_feedback_sorry")
+        with session_scope() as session:
+            record_feedback(session, topic, helpful)
+            if not helpful:
+                record_unanswered(session, (question or {}).get("text") or "", "negative_feedback", topic,
+                                  intent.get("confidence"))
+        dispatcher.utter_message(response="utter_feedback_thanks" if helpful else "utter_feedback_sorry")
         return []

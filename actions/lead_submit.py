@@ -23,7 +23,7 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import intent_payload
-from akto_data.catalogue import queries
+from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.form import label, lead_request
@@ -60,22 +60,24 @@ class ActionLeadIntro(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         known = []
-        for slot in KNOWN:
-            value = tracker.get_slot(slot)
-            if not value:
-                continue
-            if slot == "territory":
-                place = queries.territory(value)
-                value = place.name if place else None
-            elif slot == "occupation":
-                job = queries.occupation(value)
-                value = job.name if job else None
-            elif slot == "age":
-                value = t("lead.known_age", age=value)
-            elif slot == "diploma_level":
-                value = label("diploma", value)
-            if value:
-                known.append(str(value))
+        with session_scope() as session:
+            catalogue = Catalogue(session)
+            for slot in KNOWN:
+                value = tracker.get_slot(slot)
+                if not value:
+                    continue
+                if slot == "territory":
+                    place = catalogue.territory(value)
+                    value = place.name if place else None
+                elif slot == "occupation":
+                    job = catalogue.occupation(value)
+                    value = job.name if job else None
+                elif slot == "age":
+                    value = t("lead.known_age", age=value)
+                elif slot == "diploma_level":
+                    value = label("diploma", value)
+                if value:
+                    known.append(str(value))
         dispatcher.utter_message(text=t("lead.intro"))
         if known:
             dispatcher.utter_message(text=t("lead.intro_known", known=", ".join(known)))
@@ -91,10 +93,11 @@ class ActionSubmitLead(Action):
         if tracker.get_slot("lead_consent") != "yes":
             dispatcher.utter_message(response="utter_lead_cancelled")
             return clear_request()
+        name = tracker.get_slot("lead_cfa")
         try:
-            data, match = lead_request(tracker.slots, tracker.sender_id)
-            name = match.name if match else data["cfa_id"]
             with session_scope() as session:
+                data, match = lead_request(Catalogue(session), tracker.slots, tracker.sender_id)
+                name = match.name if match else data["cfa_id"]
                 create_lead(data, consent_version(), match.level if match else None, session=session)
         except DuplicateLead:
             dispatcher.utter_message(text=t("lead.duplicate", cfa=name))

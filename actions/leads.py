@@ -17,7 +17,8 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import intent_payload, latest_metadata, value_before_latest_message
-from akto_data.catalogue import queries
+from actions.unit_of_work import UnitOfWorkMixin, current, unit_of_work
+from akto_data.catalogue.queries import Catalogue
 from akto_data.i18n import text as t
 from akto_data.leads.contact import (
     EMAIL_MAX_LENGTH,
@@ -29,7 +30,7 @@ from akto_data.leads.contact import (
     town_names,
 )
 from akto_data.leads.form import REASONS, as_int, lead_summary
-from akto_data.leads.matching import matching_cfas, territories_with_match
+from akto_data.leads.matching import CfaMatch, matching_cfas, territories_with_match
 
 #: Words that point to a reason when it is typed instead of tapped.
 REASON_WORDS = {"place": "places", "salaire": "pay", "paye": "pay", "pay": "pay", "argent": "pay",
@@ -55,11 +56,11 @@ def search_territory(tracker: Tracker) -> str | None:
     return tracker.get_slot("lead_cfa_territory") or tracker.get_slot("territory")
 
 
-def matches_for(tracker: Tracker, territory_id: str | None = None):  # type: ignore[no-untyped-def]
+def matches_for(catalogue: Catalogue, tracker: Tracker, territory_id: str | None = None) -> list[CfaMatch]:
     rome, place = tracker.get_slot("occupation"), territory_id or search_territory(tracker)
     if not rome or not place:
         return []
-    return matching_cfas(rome, place, as_int(tracker.get_slot("diploma_level")))
+    return matching_cfas(catalogue, rome, place, as_int(tracker.get_slot("diploma_level")))
 
 
 def telegram_username(tracker: Tracker) -> str | None:
@@ -67,7 +68,7 @@ def telegram_username(tracker: Tracker) -> str | None:
     return f"@{name}" if name else None
 
 
-class ValidateLeadForm(FormValidationAction):
+class ValidateLeadForm(UnitOfWorkMixin, FormValidationAction):
     """Checks each answer. Slots shared with other topics (age, territory, occupation,
     diploma) are also filled by entities found in any message: a phone number read as
     an age while the form asks for the phone must not undo an answer given earlier."""
@@ -103,7 +104,7 @@ class ValidateLeadForm(FormValidationAction):
         rome, home = tracker.get_slot("occupation"), tracker.get_slot("territory")
         level = as_int(tracker.get_slot("diploma_level"))
         # No CFA at home: ask where else (islands are not a short drive) before listing CFAs.
-        if rome and home and tracker.get_slot("diploma_level") and not matching_cfas(rome, home, level):
+        if rome and home and tracker.get_slot("diploma_level") and not matching_cfas(current(), rome, home, level):
             slots.insert(slots.index("lead_cfa"), "lead_cfa_territory")
         if tracker.get_slot("lead_editing"):
             slots.insert(slots.index("lead_consent"), "lead_change")
@@ -136,7 +137,7 @@ class ValidateLeadForm(FormValidationAction):
                            domain: dict[str, Any]) -> dict[str, Any]:
         if (kept := self._not_asked("territory", tracker)) is not None:
             return kept
-        place = queries.territory(str(value or ""))
+        place = current().territory(str(value or ""))
         if place is None or place.destination_only:
             dispatcher.utter_message(response="utter_territory_invalid")
             return {"territory": None}
@@ -144,7 +145,7 @@ class ValidateLeadForm(FormValidationAction):
 
     def validate_lead_town(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: dict[str, Any]) -> dict[str, Any]:
-        place = queries.territory(tracker.get_slot("territory") or "")
+        place = current().territory(tracker.get_slot("territory") or "")
         towns = place.towns if place else []
         town = match_town(str(value or ""), towns)
         if town is None:
@@ -161,13 +162,13 @@ class ValidateLeadForm(FormValidationAction):
         if (kept := self._not_asked("occupation", tracker)) is not None:
             return kept
         for candidate in [*tracker.get_latest_entity_values("occupation"), value]:
-            if candidate and queries.occupation(str(candidate)) is not None:
+            if candidate and current().occupation(str(candidate)) is not None:
                 return {"occupation": str(candidate)}
-        job = queries.occupation_named(str(value or ""))
+        job = current().occupation_named(str(value or ""))
         if job is not None:
             return {"occupation": job.rome}
         place = tracker.get_slot("territory")
-        taught = queries.occupations_taught(place) if place else queries.all_occupations()
+        taught = current().occupations_taught(place) if place else current().all_occupations()
         dispatcher.utter_message(text=t("lead.occupation_unknown"), buttons=[
             {"title": job.name, "payload": intent_payload("inform", occupation=job.rome)} for job in taught[:8]])
         return {"occupation": None}
@@ -208,14 +209,14 @@ class ValidateLeadForm(FormValidationAction):
 
     def validate_lead_cfa_territory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: dict[str, Any]) -> dict[str, Any]:
-        if value and matches_for(tracker, str(value)):
+        if value and matches_for(current(), tracker, str(value)):
             return {"lead_cfa_territory": str(value)}
         dispatcher.utter_message(response="utter_lead_choose_with_buttons")
         return {"lead_cfa_territory": None}
 
     def validate_lead_cfa(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: dict[str, Any]) -> dict[str, Any]:
-        if value in {m.cfa_id for m in matches_for(tracker)}:
+        if value in {m.cfa_id for m in matches_for(current(), tracker)}:
             return {"lead_cfa": value}
         dispatcher.utter_message(response="utter_lead_choose_with_buttons")
         return {"lead_cfa": None}
@@ -319,12 +320,14 @@ class ActionAskLeadCfaTerritory(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        job = queries.occupation(tracker.get_slot("occupation") or "")
-        home = queries.territory(tracker.get_slot("territory") or "")
-        elsewhere = territories_with_match(job.rome, as_int(tracker.get_slot("diploma_level")), home.id) if job and home else []
-        buttons = [{"title": t("lead.train_in", territory_in=place.in_the),
-                    "payload": intent_payload("inform", lead_cfa_territory=tid)}
-                   for tid in elsewhere if (place := queries.territory(tid)) is not None]
+        with unit_of_work() as catalogue:
+            job = catalogue.occupation(tracker.get_slot("occupation") or "")
+            home = catalogue.territory(tracker.get_slot("territory") or "")
+            elsewhere = territories_with_match(catalogue, job.rome, as_int(tracker.get_slot("diploma_level")),
+                                               home.id) if job and home else []
+            buttons = [{"title": t("lead.train_in", territory_in=place.in_the),
+                        "payload": intent_payload("inform", lead_cfa_territory=tid)}
+                       for tid in elsewhere if (place := catalogue.territory(tid)) is not None]
         buttons.append({"title": t("lead.advisor_button"), "payload": intent_payload("request_human")})
         buttons.append({"title": t("lead.cancel_button"), "payload": intent_payload("stop")})
         key = "lead.no_cfa_home_ask" if elsewhere else "lead.no_cfa_anywhere"
@@ -341,7 +344,8 @@ class ActionAskLeadCfa(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        matches = matches_for(tracker)
+        with unit_of_work() as catalogue:
+            matches = matches_for(catalogue, tracker)
         buttons = [{"title": t("lead.cfa_button", cfa=m.name, town=m.town, diploma=m.diploma),
                     "payload": intent_payload("inform", lead_cfa=m.cfa_id)} for m in matches]
         buttons.append({"title": t("lead.cancel_button"), "payload": intent_payload("stop")})
@@ -390,7 +394,8 @@ class ActionAskLeadConsent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        summary, cfa_name = lead_summary(tracker.slots)
+        with unit_of_work() as catalogue:
+            summary, cfa_name = lead_summary(catalogue, tracker.slots)
         dispatcher.utter_message(text=summary)
         dispatcher.utter_message(text=t("lead.consent.text", cfa=cfa_name), buttons=[
             {"title": t("lead.consent.yes"), "payload": intent_payload("inform", lead_consent="yes")},

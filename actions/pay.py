@@ -9,7 +9,8 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.sourcing import source_lines
-from akto_data.catalogue.queries import apprentice_pay, territory
+from akto_data.catalogue.queries import Catalogue
+from akto_data.db import session_scope
 from akto_data.i18n import money
 from akto_data.i18n import text as t
 
@@ -57,8 +58,10 @@ class ValidatePayForm(FormValidationAction):
 
 
 def validate_territory_value(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-    if isinstance(value, str) and territory(value) is not None:
-        return {"territory": value}
+    if isinstance(value, str):
+        with session_scope() as session:
+            if Catalogue(session).territory(value) is not None:
+                return {"territory": value}
     dispatcher.utter_message(response="utter_territory_invalid")
     return {"territory": None}
 
@@ -71,11 +74,13 @@ class ActionAnswerPay(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         age = parse_age(tracker.get_slot("age"))
         year = parse_contract_year(tracker.get_slot("contract_year"))
-        place = territory(tracker.get_slot("territory") or "")
-        if age is None or year is None or place is None:
-            dispatcher.utter_message(response="utter_default")
-            return []
-        answer = apprentice_pay(age, int(year), place.id)
+        with session_scope() as session:
+            catalogue = Catalogue(session)
+            place = catalogue.territory(tracker.get_slot("territory") or "")
+            if age is None or year is None or place is None:
+                dispatcher.utter_message(response="utter_default")
+                return []
+            answer = catalogue.apprentice_pay(age, int(year), place.id)
         values = {
             "age": age, "year_label": t(f"pay.year_label.{year}"), "percent": answer.percent,
             "territory_in": place.in_the, "sources": source_lines(answer.grid, answer.smic_source),

@@ -16,8 +16,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import intent_payload, latest_intent
-from akto_data.catalogue import queries
+from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
+from akto_data.db import session_scope
 from akto_data.i18n import text as t
 
 
@@ -31,12 +32,12 @@ def tag_scores(quiz: dict[str, Any], answers: dict[str, int]) -> dict[str, int]:
     return scores
 
 
-def best_matches(quiz: dict[str, Any], answers: dict[str, int], territory_id: str, count: int = 3
-                 ) -> list[tuple[Any, list[str]]]:
+def best_matches(catalogue: Catalogue, quiz: dict[str, Any], answers: dict[str, int], territory_id: str,
+                 count: int = 3) -> list[tuple[Any, list[str]]]:
     """The ``count`` recruiting occupations that fit best, each with the tags that explain it."""
     scores = tag_scores(quiz, answers)
     ranked = []
-    for job, _claim in queries.recruiting(territory_id):
+    for job, _claim in catalogue.recruiting(territory_id):
         interests = list(job.interests)
         score = sum(scores.get(tag, 0) for tag in interests) / max(len(interests), 1)
         reasons = sorted((tag for tag in interests if scores.get(tag)), key=lambda tag: -scores[tag])[:2]
@@ -58,7 +59,11 @@ class ActionQuiz(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        quiz = queries.document("quiz")
+        with session_scope() as session:
+            return self.answer(dispatcher, tracker, Catalogue(session))
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, catalogue: Catalogue) -> list[dict[str, Any]]:
+        quiz = catalogue.document("quiz")
         questions = quiz["questions"]
         answers = load_progress(tracker)
         intent = latest_intent(tracker)
@@ -75,7 +80,7 @@ class ActionQuiz(Action):
                 dispatcher.utter_message(text=t("quiz.start", count=len(questions)))
 
         territory_id = tracker.get_slot("territory")
-        place = queries.territory(territory_id) if territory_id else None
+        place = catalogue.territory(territory_id) if territory_id else None
         remaining = [q for q in questions if q["id"] not in answers]
         if remaining:
             question = remaining[0]
@@ -87,10 +92,10 @@ class ActionQuiz(Action):
             return [SlotSet("quiz_progress", json.dumps(answers))]
         if place is None or place.destination_only:
             dispatcher.utter_message(text=t("quiz.where"), buttons=[
-                {"title": queries.territory(tid).name, "payload": intent_payload("quiz_answer", territory=tid)}
-                for tid in HOME_TERRITORIES])
+                {"title": home.name, "payload": intent_payload("quiz_answer", territory=home.id)}
+                for tid in HOME_TERRITORIES if (home := catalogue.territory(tid)) is not None])
             return [SlotSet("quiz_progress", json.dumps(answers))]
-        matches = best_matches(quiz, answers, place.id)
+        matches = best_matches(catalogue, quiz, answers, place.id)
         lines = [t("quiz.results", territory_in=place.in_the)]
         for rank, (job, reasons) in enumerate(matches, start=1):
             because = t("quiz.reasons_join").join(quiz["reasons"][tag] for tag in reasons) or quiz["reasons"]["equipe"]

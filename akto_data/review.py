@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
-from akto_data.db import create_schema, ensure_schema, session_scope
+from akto_data.db import create_schema, session_scope
 from akto_data.models import Feedback, UnansweredMessage, utcnow
 from akto_data.redact import mask_contacts
 
@@ -25,17 +26,14 @@ def unanswered_text(text: str) -> str:
     return mask_contacts(text)[:2000]
 
 
-def record_unanswered(text: str, reason: str, guessed_topic: str | None, confidence: float | None) -> None:
-    ensure_schema()
-    with session_scope() as session:
-        session.add(UnansweredMessage(text=unanswered_text(text), reason=reason,
-                                      guessed_topic=guessed_topic, confidence=confidence))
+def record_unanswered(session: Session, text: str, reason: str, guessed_topic: str | None,
+                      confidence: float | None) -> None:
+    session.add(UnansweredMessage(text=unanswered_text(text), reason=reason,
+                                  guessed_topic=guessed_topic, confidence=confidence))
 
 
-def record_feedback(topic: str, helpful: bool) -> None:
-    ensure_schema()
-    with session_scope() as session:
-        session.add(Feedback(topic=topic, helpful=helpful))
+def record_feedback(session: Session, topic: str, helpful: bool) -> None:
+    session.add(Feedback(topic=topic, helpful=helpful))
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,13 @@ def catalogue_postgres(postgres_db):
 
     import_catalogue()
     return postgres_db
+
+
+@pytest.fixture
+def cat(catalogue):
+    """The imported catalogue read through one session, as an action's unit of work reads it."""
+    from akto_data.catalogue.queries import Catalogue
+    from akto_data.db import session_scope
+
+    with session_scope() as session:
+        yield Catalogue(session)

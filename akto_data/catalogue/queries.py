@@ -1,5 +1,9 @@
 """What the assistant reads from the catalogue (after :mod:`.importer` ran).
 
+Reads go through a :class:`Catalogue` bound to the caller's session: an action or a
+handler opens one unit of work (:func:`akto_data.db.session_scope`) and every read of
+that answer shares it, instead of a new session per query.
+
 Every answer that states a figure or a rule carries its source and check date, and
 is flagged ``stale`` once its review date has passed: it is still answered, marked
 "à vérifier", until staff confirm it.
@@ -16,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import (
     CatAid,
@@ -28,7 +33,6 @@ from akto_data.catalogue.tables import (
     CatRecruitment,
     CatTerritory,
 )
-from akto_data.db import session_scope
 
 
 @dataclass(frozen=True)
@@ -43,45 +47,105 @@ class Sourced:
         return (today or date.today()) > self.review_on
 
 
-def territory(territory_id: str) -> CatTerritory | None:
-    with session_scope() as session:
-        return session.get(CatTerritory, territory_id)
+class Catalogue:
+    """The catalogue as one unit of work reads it (one session for every read of an answer)."""
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-def faq(topic: str) -> tuple[str, Sourced] | None:
-    with session_scope() as session:
-        row = session.get(CatFaq, topic)
+    def territory(self, territory_id: str) -> CatTerritory | None:
+        return self.session.get(CatTerritory, territory_id)
+
+    def faq(self, topic: str) -> tuple[str, Sourced] | None:
+        row = self.session.get(CatFaq, topic)
         return (row.answer, Sourced(row.source, row.verified_on, row.review_on)) if row else None
 
-
-def document(name: str) -> dict[str, Any]:
-    with session_scope() as session:
-        row = session.get(CatDocument, name)
+    def document(self, name: str) -> dict[str, Any]:
+        row = self.session.get(CatDocument, name)
         if row is None:
             raise LookupError(f"catalogue document {name!r} missing: run the catalogue import")
-        return row.data
+        return dict(row.data)
 
+    # -- occupations --------------------------------------------------------------------
+    def occupation(self, rome: str) -> CatOccupation | None:
+        return self.session.get(CatOccupation, rome)
 
-# -- occupations ------------------------------------------------------------------------
-def occupation(rome: str) -> CatOccupation | None:
-    with session_scope() as session:
-        return session.get(CatOccupation, rome)
+    def occupation_named(self, typed: str) -> CatOccupation | None:
+        """The occupation whose name the user typed, misspelt or inside a sentence ("jveu etre boulangere")."""
+        wanted = _plain(typed)
+        if not wanted:
+            return None
+        by_name: dict[str, CatOccupation] = {}
+        for job in self.all_occupations():
+            for part in job.name.split("/"):
+                by_name[_plain(part)] = job
+        for name, job in by_name.items():
+            if name and (name == wanted or re.search(rf"\b{re.escape(name)}", wanted)):
+                return job
+        close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.8)
+        return by_name[close[0]] if close else None
 
+    def occupations_taught(self, territory_id: str) -> list[CatOccupation]:
+        """Occupations a CFA of the territory trains for (the lead form offers these)."""
+        query = (select(CatOccupation).join(CatCfaTraining, CatCfaTraining.rome == CatOccupation.rome)
+                 .join(CatCfa, CatCfa.id == CatCfaTraining.cfa_id).where(CatCfa.territory == territory_id)
+                 .distinct().order_by(CatOccupation.name))
+        return list(self.session.scalars(query))
 
-def occupation_named(typed: str) -> CatOccupation | None:
-    """The occupation whose name the user typed, misspelt or inside a sentence ("jveu etre boulangere")."""
-    wanted = _plain(typed)
-    if not wanted:
-        return None
-    by_name: dict[str, CatOccupation] = {}
-    for job in all_occupations():
-        for part in job.name.split("/"):
-            by_name[_plain(part)] = job
-    for name, job in by_name.items():
-        if name and (name == wanted or re.search(rf"\b{re.escape(name)}", wanted)):
-            return job
-    close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.8)
-    return by_name[close[0]] if close else None
+    def all_occupations(self) -> list[CatOccupation]:
+        return list(self.session.scalars(select(CatOccupation).order_by(CatOccupation.name)))
+
+    def recruiting(self, territory_id: str) -> list[tuple[CatOccupation, CatRecruitment]]:
+        """Occupations a source says recruit in ``territory_id``, newest claims first."""
+        query = (select(CatOccupation, CatRecruitment)
+                 .join(CatRecruitment, CatRecruitment.rome == CatOccupation.rome)
+                 .where(CatRecruitment.territory == territory_id, CatRecruitment.recruits.is_(True))
+                 .order_by(CatRecruitment.year.desc(), CatOccupation.name))
+        return [(o, r) for o, r in self.session.execute(query).tuples()]
+
+    def recruitment_checked(self) -> tuple[date, date]:
+        """When the "recruits" claims of occupations.yml were last checked, and when to check again."""
+        checked = self.document("recruitment_checked")
+        return date.fromisoformat(checked["verified_on"]), date.fromisoformat(checked["review_on"])
+
+    def recruitment(self, rome: str, territory_id: str) -> CatRecruitment | None:
+        return self.session.get(CatRecruitment, (rome, territory_id))
+
+    def cfas_teaching(self, rome: str, territory_id: str | None = None) -> list[tuple[CatCfa, CatCfaTraining]]:
+        query = (select(CatCfa, CatCfaTraining).join(CatCfaTraining, CatCfaTraining.cfa_id == CatCfa.id)
+                 .where(CatCfaTraining.rome == rome).order_by(CatCfa.name, CatCfaTraining.level))
+        if territory_id:
+            query = query.where(CatCfa.territory == territory_id)
+        return [(c, t) for c, t in self.session.execute(query).tuples()]
+
+    # -- aids ---------------------------------------------------------------------------
+    def aid(self, aid_id: str) -> CatAid | None:
+        return self.session.get(CatAid, aid_id)
+
+    def aids(self) -> list[CatAid]:
+        return list(self.session.scalars(select(CatAid).order_by(CatAid.name)))
+
+    def aids_for_topic(self, topic: str) -> list[CatAid]:
+        return list(self.session.scalars(select(CatAid).where(CatAid.topic == topic).order_by(CatAid.name)))
+
+    def amounts_on(self, aid_id: str, on: date | None = None) -> AidAmounts | None:
+        """The amounts of ``aid_id`` in force on ``on`` (today by default)."""
+        on = on or date.today()
+        row = self.session.get(CatAid, aid_id)
+        if row is None:
+            return None
+        period = self.session.scalars(
+            select(CatAidPeriod).where(CatAidPeriod.aid_id == aid_id, CatAidPeriod.start <= on)
+            .order_by(CatAidPeriod.start.desc())
+        ).first()
+        if period is None or (period.end is not None and period.end < on):
+            return AidAmounts(row, [], None, None)
+        return AidAmounts(row, list(period.items), period.start, period.end)
+
+    # -- pay ----------------------------------------------------------------------------
+    def apprentice_pay(self, age: int, contract_year: int, territory_id: str, on: date | None = None) -> PayAnswer:
+        """Minimum gross monthly pay, from the grid (% of SMIC) and the territory's SMIC on ``on``."""
+        return pay_from_rules(self.document("apprentice_pay"), age, contract_year, territory_id, on)
 
 
 def _plain(text: str) -> str:
@@ -89,88 +153,12 @@ def _plain(text: str) -> str:
     return " ".join("".join(c for c in text if unicodedata.category(c) != "Mn").replace("-", " ").split())
 
 
-def occupations_taught(territory_id: str) -> list[CatOccupation]:
-    """Occupations a CFA of the territory trains for (the lead form offers these)."""
-    with session_scope() as session:
-        query = (select(CatOccupation).join(CatCfaTraining, CatCfaTraining.rome == CatOccupation.rome)
-                 .join(CatCfa, CatCfa.id == CatCfaTraining.cfa_id).where(CatCfa.territory == territory_id)
-                 .distinct().order_by(CatOccupation.name))
-        return list(session.scalars(query))
-
-
-def all_occupations() -> list[CatOccupation]:
-    with session_scope() as session:
-        return list(session.scalars(select(CatOccupation).order_by(CatOccupation.name)))
-
-
-def recruiting(territory_id: str) -> list[tuple[CatOccupation, CatRecruitment]]:
-    """Occupations a source says recruit in ``territory_id``, newest claims first."""
-    with session_scope() as session:
-        query = (select(CatOccupation, CatRecruitment)
-                 .join(CatRecruitment, CatRecruitment.rome == CatOccupation.rome)
-                 .where(CatRecruitment.territory == territory_id, CatRecruitment.recruits.is_(True))
-                 .order_by(CatRecruitment.year.desc(), CatOccupation.name))
-        return [(o, r) for o, r in session.execute(query)]
-
-
-def recruitment_checked() -> tuple[date, date]:
-    """When the "recruits" claims of occupations.yml were last checked, and when to check again."""
-    checked = document("recruitment_checked")
-    return date.fromisoformat(checked["verified_on"]), date.fromisoformat(checked["review_on"])
-
-
-def recruitment(rome: str, territory_id: str) -> CatRecruitment | None:
-    with session_scope() as session:
-        return session.get(CatRecruitment, (rome, territory_id))
-
-
-def cfas_teaching(rome: str, territory_id: str | None = None) -> list[tuple[CatCfa, CatCfaTraining]]:
-    with session_scope() as session:
-        query = (select(CatCfa, CatCfaTraining).join(CatCfaTraining, CatCfaTraining.cfa_id == CatCfa.id)
-                 .where(CatCfaTraining.rome == rome).order_by(CatCfa.name, CatCfaTraining.level))
-        if territory_id:
-            query = query.where(CatCfa.territory == territory_id)
-        return [(c, t) for c, t in session.execute(query)]
-
-
-# -- aids -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AidAmounts:
     aid: CatAid
     items: list[dict[str, Any]]  # amounts in force on the date asked (may be empty)
     period_start: date | None
     period_end: date | None
-
-
-def aid(aid_id: str) -> CatAid | None:
-    with session_scope() as session:
-        return session.get(CatAid, aid_id)
-
-
-def aids() -> list[CatAid]:
-    with session_scope() as session:
-        return list(session.scalars(select(CatAid).order_by(CatAid.name)))
-
-
-def aids_for_topic(topic: str) -> list[CatAid]:
-    with session_scope() as session:
-        return list(session.scalars(select(CatAid).where(CatAid.topic == topic).order_by(CatAid.name)))
-
-
-def amounts_on(aid_id: str, on: date | None = None) -> AidAmounts | None:
-    """The amounts of ``aid_id`` in force on ``on`` (today by default)."""
-    on = on or date.today()
-    with session_scope() as session:
-        row = session.get(CatAid, aid_id)
-        if row is None:
-            return None
-        period = session.scalars(
-            select(CatAidPeriod).where(CatAidPeriod.aid_id == aid_id, CatAidPeriod.start <= on)
-            .order_by(CatAidPeriod.start.desc())
-        ).first()
-        if period is None or (period.end is not None and period.end < on):
-            return AidAmounts(row, [], None, None)
-        return AidAmounts(row, list(period.items), period.start, period.end)
 
 
 # -- pay --------------------------------------------------------------------------------
@@ -186,19 +174,19 @@ class PayAnswer:
     smic_source: Sourced | None
 
 
-def percent_of_smic(age: int, contract_year: int, rules: dict[str, Any] | None = None) -> int:
+def percent_of_smic(age: int, contract_year: int, rules: dict[str, Any]) -> int:
     if contract_year not in (1, 2, 3):
         raise ValueError("contract year must be 1, 2 or 3")
-    for band in (rules or document("apprentice_pay"))["grid"]:
+    for band in rules["grid"]:
         if band["min_age"] <= age <= band["max_age"]:
             return int(band[f"year_{contract_year}"])
     raise ValueError(f"no pay band for age {age}")
 
 
-def apprentice_pay(age: int, contract_year: int, territory_id: str, on: date | None = None) -> PayAnswer:
+def pay_from_rules(rules: dict[str, Any], age: int, contract_year: int, territory_id: str,
+                   on: date | None = None) -> PayAnswer:
     """Minimum gross monthly pay, from the grid (% of SMIC) and the territory's SMIC on ``on``."""
     on = on or date.today()
-    rules = document("apprentice_pay")
     percent = percent_of_smic(age, contract_year, rules)
     smic, smic_source = None, None
     for group in rules["smic"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from akto_data.catalogue import queries
+from akto_data.catalogue.queries import Catalogue
 from akto_data.i18n import MissingText
 from akto_data.i18n import text as t
 from akto_data.leads.matching import CfaMatch, chosen_match
@@ -25,20 +25,21 @@ def as_int(value: Any) -> int | None:
         return None
 
 
-def lead_request(slots: dict[str, Any], chat_id: str | None) -> tuple[dict[str, Any], CfaMatch | None]:
+def lead_request(catalogue: Catalogue, slots: dict[str, Any], chat_id: str | None
+                 ) -> tuple[dict[str, Any], CfaMatch | None]:
     """Fields of :class:`akto_data.leads.models.Lead` from the form's slots, and the
     CFA training chosen (the one its button showed), read once from the catalogue."""
     cfa_id, rome = slots.get("lead_cfa"), slots.get("occupation")
     age, level = as_int(slots.get("age")), as_int(slots.get("diploma_level"))
-    match = chosen_match(cfa_id, rome, level)
-    job = queries.occupation(rome or "") if match is None else None
+    match = chosen_match(catalogue, cfa_id, rome, level)
+    job = catalogue.occupation(rome or "") if match is None else None
     message = slots.get("lead_message")
     data = {
         "chat_id": chat_id, "cfa_id": cfa_id, "rome": rome,
         "training": match.diploma if match else (job.name if job else rome),
         "first_name": slots.get("lead_first_name"), "age": age, "territory": slots.get("territory"),
         "town": slots.get("lead_town"), "diploma_level": level,
-        "start_when": slots.get("lead_start"), "has_employer": {"yes": True, "no": False}.get(slots.get("lead_employer")),
+        "start_when": slots.get("lead_start"), "has_employer": {"yes": True, "no": False}.get(str(slots.get("lead_employer"))),
         "mobility": slots.get("lead_mobility"), "contact_channel": slots.get("lead_contact_channel"),
         "contact_value": slots.get("lead_contact_value"),
         "reasons": [r for r in slots.get("lead_reasons_picked") or [] if r in REASONS],
@@ -58,10 +59,10 @@ def label(kind: str, value: Any) -> str:
         return str(value)
 
 
-def lead_summary(slots: dict[str, Any]) -> tuple[str, str]:
+def lead_summary(catalogue: Catalogue, slots: dict[str, Any]) -> tuple[str, str]:
     """The recap shown before the consent question, and the name of the CFA."""
-    data, cfa = lead_request(slots, None)
-    place = queries.territory(data["territory"] or "")
+    data, cfa = lead_request(catalogue, slots, None)
+    place = catalogue.territory(data["territory"] or "")
     text = t("lead.summary",
              first_name=data["first_name"] or "?", age=data["age"] if data["age"] is not None else "?",
              town=data["town"] or "?", territory=place.name if place else "?", training=data["training"] or "?",

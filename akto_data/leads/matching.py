@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from akto_data.catalogue import queries
+from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.catalogue.tables import CatCfa, CatCfaTraining
 
@@ -29,15 +29,17 @@ class CfaMatch:
     level: int
 
 
-def matching_cfas(rome: str, territory_id: str, diploma_level: int | None = None) -> list[CfaMatch]:
+def matching_cfas(catalogue: Catalogue, rome: str, territory_id: str, diploma_level: int | None = None
+                  ) -> list[CfaMatch]:
     """CFAs of ``territory_id`` teaching ``rome``; one row per CFA, its most fitting training."""
-    best = _best_per_cfa(queries.cfas_teaching(rome, territory_id), diploma_level)
+    best = _best_per_cfa(catalogue.cfas_teaching(rome, territory_id), diploma_level)
     return sorted(best.values(), key=lambda m: m.name)
 
 
-def chosen_match(cfa_id: str | None, rome: str | None, diploma_level: int | None) -> CfaMatch | None:
+def chosen_match(catalogue: Catalogue, cfa_id: str | None, rome: str | None, diploma_level: int | None
+                 ) -> CfaMatch | None:
     """The training of ``cfa_id`` the young person was shown on its button (same choice rule)."""
-    rows = [(cfa, training) for cfa, training in queries.cfas_teaching(rome or "") if cfa.id == cfa_id]
+    rows = [(cfa, training) for cfa, training in catalogue.cfas_teaching(rome or "") if cfa.id == cfa_id]
     return _best_per_cfa(rows, diploma_level).get(cfa_id or "")
 
 
@@ -60,6 +62,6 @@ def _fit(level: int, current: int | None) -> int:
     return abs(level - (current + 1))
 
 
-def territories_with_match(rome: str, diploma_level: int | None, exclude: str) -> list[str]:
+def territories_with_match(catalogue: Catalogue, rome: str, diploma_level: int | None, exclude: str) -> list[str]:
     """Other home territories where a CFA teaches it (offered only after asking)."""
-    return [t for t in HOME_TERRITORIES if t != exclude and matching_cfas(rome, t, diploma_level)]
+    return [t for t in HOME_TERRITORIES if t != exclude and matching_cfas(catalogue, rome, t, diploma_level)]

@@ -9,12 +9,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aid_finder import ActionAidFinder
-from akto_data.catalogue import queries
 from akto_data.catalogue.eligibility import Profile, eligible
 
 
-def ids(profile):
-    return {fit.aid_id for fit in eligible(queries.aids(), profile)}
+def ids(cat, profile):
+    return {fit.aid_id for fit in eligible(cat.aids(), profile)}
 
 
 @pytest.mark.parametrize(("profile", "included", "excluded"), [
@@ -42,14 +41,14 @@ def ids(profile):
     (Profile(25, "reunion", "jobseeker", None, None), set(),
      {"akto_mobility", "state_driving_licence", "akto_social_support", "mobili_jeune"}),
 ])
-def test_eligibility_profiles(catalogue, profile, included, excluded):
-    found = ids(profile)
+def test_eligibility_profiles(cat, profile, included, excluded):
+    found = ids(cat, profile)
     assert included <= found, found
     assert not (excluded & found), found
 
 
-def test_future_apprentice_is_told_when_aid_starts(catalogue):
-    fits = {f.aid_id: f for f in eligible(queries.aids(), Profile(20, "mayotte", "future_apprentice", "hexagone", None))}
+def test_future_apprentice_is_told_when_aid_starts(cat):
+    fits = {f.aid_id: f for f in eligible(cat.aids(), Profile(20, "mayotte", "future_apprentice", "hexagone", None))}
     assert fits["akto_mobility"].once_contract_signed and not fits["ladom_passport"].once_contract_signed
 
 
@@ -58,7 +57,7 @@ def tracker(intent, slots, step=None):
     return Tracker("c", slots, {"intent": {"name": intent}, "entities": entities, "text": "x"}, [], False, None, {}, "")
 
 
-async def test_chat_skips_what_is_known_and_ends_with_aids_and_who_to_ask(catalogue):
+async def test_chat_skips_what_is_known_and_ends_with_aids_and_who_to_ask(cat):
     dispatcher = CollectingDispatcher()
     events = await ActionAidFinder().run(dispatcher, tracker("ask_aids", {"age": "19", "territory": "martinique"}), {})
     assert dispatcher.messages[1]["text"] == "Tu es déjà en apprentissage ?"

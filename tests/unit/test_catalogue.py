@@ -12,8 +12,20 @@ from actions.answers import aid_text
 from actions.sourcing import source_lines
 from akto_data.catalogue import queries
 from akto_data.catalogue.importer import import_catalogue
+from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.yamlsource import ContentFileError
+from akto_data.db import session_scope
 from akto_data.settings import CONTENT_DIR
+
+
+def reading_count() -> int:
+    with session_scope() as session:
+        return len(Catalogue(session).all_occupations())
+
+
+def no_aid(aid_id: str) -> bool:
+    with session_scope() as session:
+        return Catalogue(session).aid(aid_id) is None
 
 
 @pytest.fixture
@@ -25,7 +37,7 @@ def content(tmp_path):
 
 def test_a_bad_file_names_file_line_entry_and_fix_and_nothing_is_imported(sqlite_db, content):
     import_catalogue(content)
-    before = len(queries.all_occupations())
+    before = reading_count()
     path = content / "occupations.yml"
     text = path.read_text()
     path.write_text(text.replace("level: 3}", "level: 9}", 1))
@@ -38,7 +50,7 @@ def test_a_bad_file_names_file_line_entry_and_fix_and_nothing_is_imported(sqlite
     line = text[: text.index("level: 3}")].count("\n") + 1
     assert any(m.startswith(f"occupations.yml:{line} [K2503]") and "niveau de diplôme 9" in m for m in messages)
     assert any(m.startswith("aids.yml:") and "id invalide" in m and "minuscules" in m for m in messages)
-    assert len(queries.all_occupations()) == before  # nothing half-imported
+    assert reading_count() == before  # nothing half-imported
 
 
 def test_yaml_syntax_error_points_to_the_line(sqlite_db, content):
@@ -59,7 +71,7 @@ def test_import_reports_added_changed_removed(sqlite_db, content):
     (content / "aids.yml").write_text(aids[:start] + (aids[end + 1:] if end != -1 else ""))
     second = import_catalogue(content)
     assert second.changed["réponses FAQ"] == 1
-    assert second.removed["aides"] == 1 and queries.aid("cadres_avenir") is None
+    assert second.removed["aides"] == 1 and no_aid("cadres_avenir")
     assert import_catalogue(content).lines() == ["  rien n'a changé"]
 
 
@@ -70,19 +82,19 @@ GRID = {(16, 1): 27, (16, 2): 39, (16, 3): 55, (19, 1): 43, (19, 2): 51, (19, 3)
 
 @pytest.mark.parametrize(("age", "year"), sorted(GRID))
 @pytest.mark.parametrize(("territory", "smic"), [("martinique", "1823.03"), ("mayotte", "1415.05")])
-def test_pay_for_every_age_band_and_year(catalogue, age, year, territory, smic):
-    answer = queries.apprentice_pay(age, year, territory, on=date(2026, 6, 1))
+def test_pay_for_every_age_band_and_year(cat, age, year, territory, smic):
+    answer = cat.apprentice_pay(age, year, territory, on=date(2026, 6, 1))
     expected = (Decimal(smic) * GRID[(age, year)] / 100).quantize(Decimal("0.01"))
     assert answer.percent == GRID[(age, year)] and answer.monthly_gross == expected
 
 
-def test_the_pay_example_of_the_issue(catalogue):
-    assert queries.apprentice_pay(19, 1, "martinique", on=date(2026, 11, 23)).monthly_gross == Decimal("783.90")
+def test_the_pay_example_of_the_issue(cat):
+    assert cat.apprentice_pay(19, 1, "martinique", on=date(2026, 11, 23)).monthly_gross == Decimal("783.90")
 
 
-def test_pay_uses_the_smic_of_the_date_asked(catalogue):
-    assert queries.apprentice_pay(19, 1, "martinique", on=date(2025, 6, 1)).smic == Decimal("1801.80")
-    assert queries.apprentice_pay(19, 1, "mayotte", on=date(2025, 6, 1)).monthly_gross is None  # no 2025 figure
+def test_pay_uses_the_smic_of_the_date_asked(cat):
+    assert cat.apprentice_pay(19, 1, "martinique", on=date(2025, 6, 1)).smic == Decimal("1801.80")
+    assert cat.apprentice_pay(19, 1, "mayotte", on=date(2025, 6, 1)).monthly_gross is None  # no 2025 figure
 
 
 # -- employer aid: one date in each period, and the gap -------------------------------
@@ -94,21 +106,21 @@ def test_pay_uses_the_smic_of_the_date_asked(catalogue):
     (date(2026, 2, 1), {5000, 6000}),
     (date(2026, 11, 23), {5000, 4500, 2000, 1500, 750, 6000}),
 ])
-def test_employer_aid_uses_the_period_of_the_date(catalogue, day, amounts):
-    current = queries.amounts_on("employer_hiring_aid", day)
+def test_employer_aid_uses_the_period_of_the_date(cat, day, amounts):
+    current = cat.amounts_on("employer_hiring_aid", day)
     assert {item["amount"] for item in current.items} == amounts
 
 
-def test_driving_licence_aid_answer_has_amount_and_source(catalogue):
-    text = aid_text("state_driving_licence")
+def test_driving_licence_aid_answer_has_amount_and_source(cat):
+    text = aid_text(cat, "state_driving_licence")
     assert "500\u00a0€" in text and "Source : " in text and "vérifié le" in text
 
 
-def test_every_aid_and_faq_answer_carries_a_source(catalogue):
-    for aid in queries.aids():
-        assert "Source : " in aid_text(aid.id), aid.id
+def test_every_aid_and_faq_answer_carries_a_source(cat):
+    for aid in cat.aids():
+        assert "Source : " in aid_text(cat, aid.id), aid.id
     for topic in ("ask_apprenticeship_age", "ask_contract_types", "ask_poec", "ask_akto"):
-        answer, sourced = queries.faq(topic)
+        answer, sourced = cat.faq(topic)
         assert answer and sourced.source
 
 

@@ -8,7 +8,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback, ActionStoreFeedback
 from actions.pay import ActionAnswerPay, ValidatePayForm, parse_age, parse_contract_year
-from akto_data.catalogue.queries import apprentice_pay
 from akto_data.review import feedback_by_topic, unanswered
 
 DOMAIN = {"responses": {
@@ -63,9 +62,9 @@ async def test_pay_answer_for_19_in_martinique_year_1(catalogue):
     assert message["territory_in"] == "en Martinique"
 
 
-def test_mayotte_uses_its_own_smic(catalogue):
+def test_mayotte_uses_its_own_smic(cat):
     on = date(2026, 11, 23)
-    assert apprentice_pay(19, 1, "mayotte", on).monthly_gross < apprentice_pay(19, 1, "martinique", on).monthly_gross
+    assert cat.apprentice_pay(19, 1, "mayotte", on).monthly_gross < cat.apprentice_pay(19, 1, "martinique", on).monthly_gross
 
 
 async def test_fallback_first_suggests_topics_then_offers_options_and_logs(sqlite_db):

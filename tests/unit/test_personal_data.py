@@ -140,8 +140,9 @@ def seed(engine: Engine, chat: str = CHAT, events_at: float | None = None) -> No
     with engine.begin() as connection:
         connection.execute(rasa_events_table().insert(), [
             {"sender_id": chat, **row} for row in conversation(chat, events_at or time.time())])
-    record_unanswered(FREE_TEXT, "fallback", "ask_occupation", 0.2)
-    record_feedback("ask_apprentice_pay", True)
+    with session_scope() as session:
+        record_unanswered(session, FREE_TEXT, "fallback", "ask_occupation", 0.2)
+        record_feedback(session, "ask_apprentice_pay", True)
     lead = create_lead({
         "chat_id": chat, "cfa_id": "mq_umih", "rome": "G1602", "training": "CAP Cuisine", "first_name": FIRST_NAME,
         "age": 19, "territory": "martinique", "town": "Sainte-Luce", "diploma_level": 3, "start_when": "rentree",

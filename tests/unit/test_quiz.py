@@ -8,7 +8,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.quiz import ActionQuiz, best_matches
-from akto_data.catalogue import queries
 
 
 def pick(quiz, wanted_tags):
@@ -24,24 +23,24 @@ def names(matches):
     return [job.name for job, _ in matches]
 
 
-def test_outdoor_nature_lover_in_martinique(catalogue):
-    quiz = queries.document("quiz")
-    matches = best_matches(quiz, pick(quiz, {"nature", "exterieur"}), "martinique")
+def test_outdoor_nature_lover_in_martinique(cat):
+    quiz = cat.document("quiz")
+    matches = best_matches(cat, quiz, pick(quiz, {"nature", "exterieur"}), "martinique")
     assert len(matches) == 3 and "Ouvrier agricole / maraîcher" in names(matches)
-    recruiting = {job.rome for job, _ in queries.recruiting("martinique")}
+    recruiting = {job.rome for job, _ in cat.recruiting("martinique")}
     assert all(job.rome in recruiting for job, _ in matches)
 
 
-def test_caring_profile_in_mayotte(catalogue):
-    quiz = queries.document("quiz")
-    matches = best_matches(quiz, pick(quiz, {"soigner", "aider"}), "mayotte")
+def test_caring_profile_in_mayotte(cat):
+    quiz = cat.document("quiz")
+    matches = best_matches(cat, quiz, pick(quiz, {"soigner", "aider"}), "mayotte")
     assert set(names(matches)) >= {"Aide-soignant", "Aide à domicile"}
     assert any("soin" in quiz["reasons"][tag] or "aider" in quiz["reasons"][tag] for _, r in matches for tag in r)
 
 
-def test_cooking_profile_in_reunion(catalogue):
-    quiz = queries.document("quiz")
-    assert "Employé polyvalent de restauration" in names(best_matches(quiz, pick(quiz, {"cuisine"}), "reunion"))
+def test_cooking_profile_in_reunion(cat):
+    quiz = cat.document("quiz")
+    assert "Employé polyvalent de restauration" in names(best_matches(cat, quiz, pick(quiz, {"cuisine"}), "reunion"))
 
 
 def tracker(intent, slots, entities=()):
@@ -49,7 +48,7 @@ def tracker(intent, slots, entities=()):
     return Tracker("c", slots, latest, [], False, None, {}, "")
 
 
-async def test_quiz_resumes_where_the_user_left(catalogue):
+async def test_quiz_resumes_where_the_user_left(cat):
     progress = json.dumps({"q1": 0, "q2": 1, "q3": 0, "q4": 2})
     dispatcher = CollectingDispatcher()
     events = await ActionQuiz().run(dispatcher, tracker("start_orientation", {"quiz_progress": progress}), {})
@@ -58,8 +57,8 @@ async def test_quiz_resumes_where_the_user_left(catalogue):
     assert json.loads(events[0]["value"]) == json.loads(progress)
 
 
-async def test_last_answer_without_territory_asks_it_then_gives_results(catalogue):
-    quiz = queries.document("quiz")
+async def test_last_answer_without_territory_asks_it_then_gives_results(cat):
+    quiz = cat.document("quiz")
     answers = pick(quiz, {"proteger"})
     last = quiz["questions"][-1]["id"]
     partial = {k: v for k, v in answers.items() if k != last}
