@@ -58,7 +58,7 @@ def purge_expired_buttons() -> int:
     """Delete buttons past their TTL; returns how many."""
     with session_scope() as session:
         result = session.execute(delete(ButtonPayload).where(ButtonPayload.created_at < utcnow() - BUTTON_TTL))
-        return result.rowcount or 0
+        return int(getattr(result, "rowcount", 0) or 0)  # a DML result (CursorResult) has rowcount
 
 
 def forget_chat_buttons(chat_id: str) -> None:

@@ -64,6 +64,13 @@ MEDIA_FILTER = (
 )
 
 
+def chat_of(update: Update) -> int:
+    """The chat an update belongs to; our handlers are registered only for updates that have one."""
+    if update.effective_chat is None:
+        raise ValueError("update without a chat")
+    return update.effective_chat.id
+
+
 class TelegramFront:
     """Holds what the handlers share: the conversation core, pacing, the bot."""
 
@@ -98,7 +105,7 @@ class TelegramFront:
         user = update.effective_user
         return {
             "channel": "telegram",
-            "chat_id": update.effective_chat.id if update.effective_chat else None,
+            "chat_id": chat_of(update) if update.effective_chat else None,
             "language": user.language_code if user else None,
             "first_name": user.first_name if user else None,
             # Offered as the contact when the young person chooses "Sur Telegram" in the lead form.
@@ -106,7 +113,7 @@ class TelegramFront:
         }
 
     async def _run(self, update: Update, context: ContextTypes.DEFAULT_TYPE, action: UserAction) -> None:
-        chat_id = update.effective_chat.id  # type: ignore[union-attr]
+        chat_id = chat_of(update)
         user = update.effective_user
         start_source = action.command_args[0] if action.command == "start" and action.command_args else None
         await asyncio.to_thread(
@@ -120,23 +127,27 @@ class TelegramFront:
 
     # -- handlers ------------------------------------------------------------------
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        action = UserAction(str(update.effective_chat.id), command="start",
+        action = UserAction(str(chat_of(update)), command="start",
                             command_args=tuple(context.args or ()), metadata=self.metadata(update))
         await self._run(update, context, action)
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        name = (update.effective_message.text or "/").split()[0][1:].split("@")[0].lower()
-        action = UserAction(str(update.effective_chat.id), command=name, metadata=self.metadata(update))
+        typed = update.effective_message.text if update.effective_message else None
+        name = (typed or "/").split()[0][1:].split("@")[0].lower()
+        action = UserAction(str(chat_of(update)), command=name, metadata=self.metadata(update))
         await self._run(update, context, action)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        action = UserAction(str(update.effective_chat.id), text=update.effective_message.text,
+        message = update.effective_message
+        action = UserAction(str(chat_of(update)), text=message.text if message else None,
                             metadata=self.metadata(update))
         await self._run(update, context, action)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        chat_id = update.effective_chat.id
+        if query is None:
+            return
+        chat_id = chat_of(update)
         stored = await asyncio.to_thread(consume_button, str(chat_id), query.data or "")
         await query.answer()
         if stored is None:
@@ -167,7 +178,7 @@ class TelegramFront:
     # -- data rights -----------------------------------------------------------------
     async def on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/mes_donnees: everything held, from every store of akto_data.personal_data (Rasa's included)."""
-        chat_id = update.effective_chat.id
+        chat_id = chat_of(update)
         held = await asyncio.to_thread(what_we_hold, str(chat_id))
         send = self.sender(context, chat_id)
         for piece in split_text(held.render(self.settings), TELEGRAM_TEXT_LIMIT // 2):  # HTML escaping lengthens
@@ -175,7 +186,7 @@ class TelegramFront:
 
     async def on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/supprimer: asks for confirmation with two buttons."""
-        await self.sender(context, update.effective_chat.id)(OutgoingMessage(t("privacy.confirm"), (
+        await self.sender(context, chat_of(update))(OutgoingMessage(t("privacy.confirm"), (
             Button(t("privacy.confirm_yes"), ERASE_YES), Button(t("privacy.confirm_no"), ERASE_NO))))
 
     async def _erase(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, confirmed: bool) -> None:
@@ -187,25 +198,25 @@ class TelegramFront:
     async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         kind = next((k for k in MEDIA_TEXT_KEYS if getattr(message, k, None)), "other")
-        action = UserAction(str(update.effective_chat.id), media_kind=kind, metadata=self.metadata(update))
-        await self.conversation.handle(action, self.sender(context, update.effective_chat.id))
+        action = UserAction(str(chat_of(update)), media_kind=kind, metadata=self.metadata(update))
+        await self.conversation.handle(action, self.sender(context, chat_of(update)))
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.sender(context, update.effective_chat.id)(OutgoingMessage(t("bot.edited")))
+        await self.sender(context, chat_of(update))(OutgoingMessage(t("bot.edited")))
 
     async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         link = f"https://t.me/{self.bot_username}" if self.bot_username else "@" + (context.bot.username or "")
-        await self.sender(context, update.effective_chat.id)(OutgoingMessage(t("bot.group_only_private", link=link)))
+        await self.sender(context, chat_of(update))(OutgoingMessage(t("bot.group_only_private", link=link)))
 
     async def on_flood(self, update: Update) -> None:
         if update.effective_chat is not None and self.application is not None:
-            await self.application.bot.send_message(update.effective_chat.id, t("bot.flood"))
+            await self.application.bot.send_message(chat_of(update), t("bot.flood"))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed: %s", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
-                await context.bot.send_message(update.effective_chat.id, t("bot.error"))
+                await context.bot.send_message(chat_of(update), t("bot.error"))
             except TelegramError:
                 log.exception("could not even apologise")
 

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from akto_data.catalogue.yamlsource import ContentError, ContentFileError, LineDict, read
+from akto_data.catalogue.yamlsource import ContentError, ContentFileError, read
 
 #: Where young people live, in the order choice buttons show them.
 HOME_TERRITORIES = ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")
@@ -84,7 +84,7 @@ class Checker:
         return value
 
 
-def _list(checker: Checker, data: Any, key: str) -> list[LineDict]:
+def _list(checker: Checker, data: Any, key: str) -> list[dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         checker.error(data, "", f"la liste « {key}: » est absente", f"le fichier doit commencer par « {key}: »")
         return []
