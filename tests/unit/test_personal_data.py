@@ -326,3 +326,20 @@ def test_finding_14_every_published_prefix_opens_a_flow() -> None:
     assert set(DEEP_LINK_FLOWS) == set(DEEP_LINK_PREFIXES)
     assert all(recognised_source(prefix) == prefix for prefix in DEEP_LINK_PREFIXES)
 
+
+
+def test_finding_2_privacy_and_consent_texts_state_the_default_retention_periods():
+    """The periods retention applies are the ones the young person is told; an operator
+    who changes them must change these texts too (README, security section)."""
+    import yaml
+
+    from akto_data.i18n import text as t
+    from akto_data.settings import CONTENT_DIR, Settings
+
+    defaults = Settings()
+    faq = {row["topic"]: row["answer"] for row in yaml.safe_load((CONTENT_DIR / "faq.yml").read_text())["faq"]}
+    privacy = faq["ask_privacy"]
+    assert f"{defaults.conversation_retention_days} jours après ton dernier message" in privacy
+    assert f"gardés {defaults.unanswered_retention_days} jours" in privacy
+    assert f"{defaults.lead_retention_months} mois au plus" in privacy
+    assert f"{defaults.lead_retention_months} mois au plus" in t("lead.consent.text", cfa="X")
