@@ -61,10 +61,10 @@ class Settings:
     # unset): Rasa's HTTP API (``--auth-token``) and the action server's webhook.
     rasa_auth_token: str | None = field(default=None, repr=False)
     action_server_token: str | None = field(default=None, repr=False)
-    telegram_token: str | None = None
+    telegram_token: str | None = field(default=None, repr=False)  # never printed with the settings
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     # Answering budget: after this many seconds without an answer from Rasa the user

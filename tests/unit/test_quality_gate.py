@@ -36,3 +36,11 @@ def test_finding_19_ruff_and_mypy_pass_and_every_type_ignore_is_needed():
     assert mypy.returncode == 0, mypy.stdout[-3000:]
     config = (PROJECT_ROOT / "pyproject.toml").read_text()
     assert "warn_unused_ignores = true" in config and "disallow_untyped_defs = true" in config
+
+
+def test_finding_1_settings_never_print_a_secret():
+    from akto_data.settings import Settings
+
+    shown = repr(Settings(telegram_token="123456:SECRET-token", webhook_secret="hook-secret-value",
+                          rasa_auth_token="rasa-secret", action_server_token="action-secret"))
+    assert not any(secret in shown for secret in ("SECRET-token", "hook-secret-value", "rasa-secret", "action-secret"))
