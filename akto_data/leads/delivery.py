@@ -41,7 +41,7 @@ from akto_data.catalogue.tables import CatCfa, CatCfaDelivery, CatTerritory
 from akto_data.db import session_scope
 from akto_data.i18n import long_date
 from akto_data.i18n import text as t
-from akto_data.leads.form import label
+from akto_data.leads.form import label, shown_contact
 from akto_data.leads.lifecycle import queue_reminders
 from akto_data.leads.links import CFA_STATUSES, body_signature, status_url
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
@@ -115,7 +115,7 @@ def card_rows(session: Session, lead: Lead) -> list[tuple[str, str]]:
         ("territory", f"{place.name if place else lead.territory}, {lead.town or '?'}"),
         ("diploma_level", label("diploma", lead.diploma_level)), ("start_when", label("start", lead.start_when)),
         ("has_employer", _yes_no(lead.has_employer)), ("mobility", label("mobility", lead.mobility)),
-        ("contact", f"{label('channel', lead.contact_channel)} {lead.contact_value or ''}"),
+        ("contact", shown_contact(lead.contact_channel, lead.contact_value)),
         ("reasons", ", ".join(label("reason", r) for r in lead.reasons or []) or "?"),
         ("score", f"{lead.score}/100"),
     ]

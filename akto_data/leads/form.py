@@ -12,6 +12,7 @@ from typing import Any
 from akto_data.catalogue.queries import Catalogue
 from akto_data.i18n import MissingText
 from akto_data.i18n import text as t
+from akto_data.leads.contact import display_phone
 from akto_data.leads.matching import CfaMatch, chosen_match
 
 REASONS = ("places", "pay", "employer", "content", "schedule", "other")
@@ -59,6 +60,15 @@ def label(kind: str, value: Any) -> str:
         return str(value)
 
 
+def shown_contact(channel: str | None, value: str | None) -> str:
+    """How a contact reads for a person: the channel, then a phone in its national form.
+
+    Phones are stored in E.164 (``+596696123456``) for software; people read ``0696 12 34 56``.
+    """
+    shown = display_phone(value) if channel == "phone" and value else (value or "")
+    return f"{label('channel', channel)} {shown}".strip()
+
+
 def lead_summary(catalogue: Catalogue, slots: dict[str, Any]) -> tuple[str, str]:
     """The recap shown before the consent question, and the name of the CFA."""
     data, cfa = lead_request(catalogue, slots, None)
@@ -68,7 +78,7 @@ def lead_summary(catalogue: Catalogue, slots: dict[str, Any]) -> tuple[str, str]
              town=data["town"] or "?", territory=place.name if place else "?", training=data["training"] or "?",
              diploma=label("diploma", data["diploma_level"]), start=label("start", data["start_when"]),
              employer=label("employer", slots.get("lead_employer")), mobility=label("mobility", data["mobility"]),
-             contact=f"{label('channel', data['contact_channel'])} {data['contact_value'] or ''}".strip(),
+             contact=shown_contact(data["contact_channel"], data["contact_value"]),
              reasons=", ".join(label("reason", r) for r in data["reasons"]) or "?",
              message=data["message"] or "—", cfa=f"{cfa.name} ({cfa.town})" if cfa else "?")
     return text, cfa.name if cfa else "?"

@@ -105,7 +105,7 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     await user.press((await user.replies())[-1], "C'est tout")
     await user.press((await user.replies())[-1], "Pas de message")
     consent = (await user.replies())[-1]  # the recap, then the consent question with its buttons
-    assert "Léa" in consent.text and "Le Lamentin" in consent.text and "+596696123456" in consent.text
+    assert "Léa" in consent.text and "Le Lamentin" in consent.text and "0696 12 34 56" in consent.text
     assert "UMIH" in consent.text.upper() and "/confidentialite" in consent.text
     assert leads_of(chat) == []  # nothing stored before the yes
 
@@ -131,7 +131,7 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     (rcpt, email), = inbox.messages
     assert rcpt == ["leads@mq-umih.example"]
     body = email.get_body(("plain",)).get_content()
-    assert "Léana" in body and "+596696123456" in body
+    assert "Léana" in body and "0696 12 34 56" in body
     link = re.search(r"Lu : (\S+)", body).group(1)
 
     # The CFA follows the signed link and confirms: the status changes, the young person hears of it.

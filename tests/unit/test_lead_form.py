@@ -24,7 +24,7 @@ DOMAIN_SLOTS = ["lead_first_name", "age", "territory", "lead_town", "occupation"
 FILLED = {"lead_first_name": "Léa", "age": "19", "territory": "martinique", "lead_town": "Le Lamentin",
           "occupation": "G1602", "diploma_level": "3", "lead_start": "rentree", "lead_employer": "no",
           "lead_mobility": "none", "lead_cfa": "mq_umih", "lead_contact_channel": "phone",
-          "lead_contact_value": "0696123456", "lead_reasons": "done", "lead_reasons_picked": ["pay", "places"],
+          "lead_contact_value": "+596696123456", "lead_reasons": "done", "lead_reasons_picked": ["pay", "places"],
           "lead_message": "none"}
 
 
@@ -163,7 +163,7 @@ def test_reasons_are_several_then_done(catalogue):
 def test_summary_names_the_cfa_and_consent_links_the_privacy_notice(catalogue):
     messages, _ = run(ActionAskLeadConsent(), FILLED)
     summary, consent = messages[0]["text"], messages[1]["text"]
-    assert "Léa" in summary and "Le Lamentin, Martinique" in summary and "0696123456" in summary
+    assert "Léa" in summary and "Le Lamentin, Martinique" in summary and "0696 12 34 56" in summary  # stored E.164, shown nationally
     # A CAP holder is offered the next level up at this CFA: the recap shows that training.
     assert "le salaire" in summary and "Bac pro Cuisine" in summary
     assert "UMIH" in consent.upper() and "/confidentialite" in consent
@@ -201,7 +201,7 @@ def test_nothing_is_stored_without_a_yes_and_the_consent_version_is_stored(catal
     assert (lead.chat_id, lead.cfa_id, lead.rome) == ("chat-7", "mq_umih", "G1602")
     assert lead.training == "Bac pro Cuisine" and shown.endswith("– Bac pro Cuisine")
     assert lead.consent_version == consent_version() and lead.reasons == ["pay", "places"] and not lead.minor
-    assert lead.contact_value == "0696123456" and lead.message is None
+    assert lead.contact_value == "+596696123456" and lead.message is None
     assert ("lead_consent", None) in [(e["name"], e["value"]) for e in events]  # ready for another request
     # Same person, same CFA, same training: told it is already sent, still one lead.
     messages, _ = run(ActionSubmitLead(), {**FILLED, "lead_consent": "yes"})
