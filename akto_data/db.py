@@ -36,7 +36,8 @@ def get_engine(url: str | None = None) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True)
+        # hide_parameters: an error's text must not quote the row (name, phone, message).
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         _engines[url] = engine

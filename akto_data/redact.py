@@ -34,6 +34,13 @@ PHONE = re.compile(
 )
 
 
+#: A Telegram bot token (``123456789:AAH…``): python-telegram-bot logs its API address,
+#: token included, at DEBUG level.
+BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
 def mask_contacts(text: str) -> str:
-    """``text`` with e-mail addresses and phone numbers replaced by ``[e-mail]`` / ``[téléphone]``."""
-    return PHONE.sub("[téléphone]", EMAIL.sub("[e-mail]", text))
+    """``text`` with bot tokens, e-mail addresses and phone numbers replaced by
+    ``[jeton]``, ``[e-mail]`` and ``[téléphone]`` (the token first: its digits would
+    otherwise read as a phone number and leave the secret half visible)."""
+    return PHONE.sub("[téléphone]", EMAIL.sub("[e-mail]", BOT_TOKEN.sub("[jeton]", text)))

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 
 from akto_data.leads.models import OutboxMessage
-from akto_data.redact import mask_contacts
+from akto_data.redact import BOT_TOKEN, mask_contacts
 
 #: Delay before the 1st, 2nd, ... retry; the last one repeats.
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
@@ -24,7 +24,6 @@ MAX_ATTEMPTS = len(BACKOFF) + 48
 PENDING, SENDING, SENT, SKIPPED, FAILED, CANCELLED = "pending", "sending", "sent", "skipped", "failed", "cancelled"
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
 class SendFailed(Exception):
@@ -43,7 +42,7 @@ def error_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[secret]")
-    text = _BOT_TOKEN.sub("[jeton]", _URL.sub("[adresse]", text))
+    text = BOT_TOKEN.sub("[jeton]", _URL.sub("[adresse]", text))
     return mask_contacts(text)[:500]
 
 

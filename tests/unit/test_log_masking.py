@@ -183,3 +183,30 @@ def test_finding_5_masked_records_keep_their_arguments_for_formatters_that_read_
     assert access.args == ("127.0.0.1", "GET", "/lien?mail=[e-mail]", 200)  # uvicorn's access log unpacks them
     assert access.getMessage() == '127.0.0.1 - "GET /lien?mail=[e-mail]" 200'
     assert split.getMessage() == "contact [téléphone]"
+
+
+def test_finding_1_bot_token_in_a_library_debug_line_is_masked():
+    """python-telegram-bot logs its API address, token included, at DEBUG level."""
+    from akto_data.redact import mask_contacts
+
+    line = "Calling Bot API endpoint `getMe` https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe"
+    masked = mask_contacts(line)
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in masked and "123456789" not in masked and "[jeton]" in masked
+
+
+def test_finding_5_database_errors_never_quote_the_row(sqlite_db):
+    """SQLAlchemy puts the statement's parameters in an error's text unless told not to."""
+    from sqlalchemy import text
+
+    from akto_data.db import get_engine
+
+    with get_engine().begin() as connection:
+        connection.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": "Kévin du Lamentin"})
+    try:
+        with get_engine().begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": "Kévin du Lamentin"})
+    except Exception as exc:  # IntegrityError
+        assert "Kévin" not in str(exc), str(exc)
+    else:
+        raise AssertionError("the duplicate was accepted")
