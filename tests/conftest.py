@@ -98,3 +98,17 @@ def cat(catalogue):
 
     with session_scope() as session:
         yield Catalogue(session)
+
+
+@pytest.fixture
+def smtp_inbox():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 collecting what it receives: (inbox, port)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.unit.test_lead_delivery import Inbox, free_port
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

@@ -10,7 +10,6 @@ import re
 import httpx
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from akto_data.db import session_scope
@@ -19,7 +18,6 @@ from akto_data.leads.delivery import OutboxWorker, SmtpSettings
 from akto_data.leads.models import Lead
 from akto_data.leads.status_page import serve_in_background
 from tests.e2e.conftest import bot_settings, start_bot, stop_bot
-from tests.unit.test_lead_delivery import Inbox, free_port
 
 
 @pytest_asyncio.fixture
@@ -38,15 +36,6 @@ async def lead_user(rasa_stack, base_settings, emulator_url, bot):
     await person.aclose()
     await stop_bot(running)
     bot.front.notices.start()
-
-
-@pytest.fixture
-def smtp_inbox():
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 @pytest.fixture

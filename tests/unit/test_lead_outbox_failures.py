@@ -42,12 +42,8 @@ def link_secret(monkeypatch):
 
 
 @pytest.fixture
-def smtp():
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+def smtp(smtp_inbox):
+    return smtp_inbox
 
 
 def rows():

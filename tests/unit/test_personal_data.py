@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, inspect, select
+from sqlalchemy import Engine, MetaData, Table, inspect, select
 from telegram import Update
 
 from akto_data.buttons import register_buttons
@@ -37,6 +37,7 @@ from akto_data.personal_data import (
     NON_PROFILE_METADATA,
     NOT_PERSONAL_TABLES,
     PERSONAL_SLOTS,
+    RASA_EVENTS,
     TELEGRAM_PROFILE,
     personal_fields,
     personal_tables,
@@ -60,17 +61,8 @@ SENTINELS = (FIRST_NAME, PHONE, "71 82 93", "718293", EMAIL, USERNAME, FREE_TEXT
 
 
 def rasa_events_table() -> Table:
-    """``events`` exactly as Rasa 3.6's ``SQLTrackerStore.SQLEvent`` declares it."""
-    return Table(
-        "events", MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("sender_id", String(255), nullable=False, index=True),
-        Column("type_name", String(255), nullable=False),
-        Column("timestamp", Float),
-        Column("intent_name", String(255)),
-        Column("action_name", String(255)),
-        Column("data", Text),
-    )
+    """``events`` as Rasa 3.6's ``SQLTrackerStore.SQLEvent`` declares it (the registry's copy)."""
+    return RASA_EVENTS
 
 
 @pytest.fixture(params=["sqlite_db", "postgres_db"])
