@@ -64,10 +64,17 @@ def ensure_schema() -> None:
         _schema_ready.add(url)
 
 
+_factories: dict[Engine, sessionmaker[Session]] = {}
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A transaction: committed on success, rolled back on any error."""
-    factory = sessionmaker(engine or get_engine(), expire_on_commit=False)
+    """One unit of work: a session whose transaction commits on success and rolls back on
+    any error. Open it once per action or handler and pass the session down."""
+    engine = engine or get_engine()
+    factory = _factories.get(engine)
+    if factory is None:  # one factory per engine, made once
+        factory = _factories[engine] = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
 
@@ -77,4 +84,5 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _factories.clear()
     _schema_ready.clear()
