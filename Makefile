@@ -13,7 +13,7 @@ RASA := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help check install run test test-unit test-e2e validate conversations content-check content-import model eval review bench lock clean
+.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import model eval review bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
@@ -25,6 +25,7 @@ help:
 	@echo "make eval  - compréhension mesurée sur le jeu de test mis de côté (+ baseline)"
 	@echo "make review - questions non comprises et avis 👍/👎 (pour l'équipe AKTO)"
 	@echo "make bench - mesure démarrage, mémoire et latence de la pile"
+	@echo "make admin EMAIL=... NAME=... - crée un compte administrateur de la console"
 	@echo "make lock  - recalcule les versions épinglées (requirements/*.lock)"
 
 $(PY):
@@ -47,7 +48,19 @@ $(STAMPS)/emulator: tests/emulator/package.json tests/emulator/package-lock.json
 	cd tests/emulator && npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
-install: $(STAMPS)/app $(STAMPS)/rasa
+# Staff console assets (htmx, Chart.js) from the npm registry, served locally by the console.
+$(STAMPS)/web: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p web/static/vendor
+	cp web/node_modules/htmx.org/dist/htmx.min.js web/node_modules/chart.js/dist/chart.umd.js web/static/vendor/
+	@mkdir -p $(STAMPS) && touch $@
+
+# Browser tests drive Debian's Chromium with Playwright (its own browser download cannot work here).
+$(STAMPS)/browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@mkdir -p $(STAMPS) && touch $@
+
+install: $(STAMPS)/app $(STAMPS)/rasa $(STAMPS)/web
 
 run: install
 	$(PY) -m stack.run
@@ -70,6 +83,9 @@ review: $(STAMPS)/app
 bench: install
 	$(PY) -m stack.bench
 
+admin: $(STAMPS)/app
+	$(PY) -m web create-admin --email "$(EMAIL)" --name "$(NAME)"
+
 validate: install
 	$(RASA) data validate $(RASA_DATA)
 
@@ -81,13 +97,13 @@ check: $(STAMPS)/app
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: check install $(STAMPS)/emulator validate conversations
+test: check install $(STAMPS)/emulator $(STAMPS)/browser validate conversations
 	$(PY) -m pytest -q
 
 test-unit: $(STAMPS)/app
 	$(PY) -m pytest -q -m "not e2e"
 
-test-e2e: install $(STAMPS)/emulator
+test-e2e: install $(STAMPS)/emulator $(STAMPS)/browser
 	$(PY) -m pytest -q -m e2e
 
 lock: | $(UV)
@@ -95,4 +111,4 @@ lock: | $(UV)
 	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu requirements/rasa.in -o requirements/rasa.lock
 
 clean:
-	rm -rf $(STAMPS) $(VENV) $(RASA_VENV) tests/emulator/node_modules
+	rm -rf $(STAMPS) $(VENV) $(RASA_VENV) tests/emulator/node_modules web/node_modules web/static/vendor

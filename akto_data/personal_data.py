@@ -111,6 +111,8 @@ OUTBOX_PAYLOAD_KEPT = frozenset({"status"})
 NOT_PERSONAL_TABLES: dict[str, str] = {
     "app_feedback": "topic and 👍/👎 only: no chat id, no text",
     "alembic_version": "schema version",
+    "app_staff_account": "AKTO staff accounts: the staff member's own e-mail and name, no young person's data",
+    "app_audit_event": "staff changes: ids and content only, never a young person's text or contact",
 }
 #: Prefix of the catalogue tables (content staff publish: occupations, CFAs, aids...).
 CATALOGUE_PREFIX = "cat_"

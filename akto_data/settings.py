@@ -92,6 +92,10 @@ class Settings:
     unanswered_retention_days: int = 90
     # How often the bot looks for status notices to send to young people (seconds).
     lead_notice_interval: float = 5.0
+    # Staff console (web/): where it listens, and whether it sits behind TLS (Secure cookies).
+    console_listen: str = "127.0.0.1"
+    console_port: int = 8080
+    console_https: bool = False
 
 
 def load_settings() -> Settings:
@@ -123,6 +127,9 @@ def load_settings() -> Settings:
         conversation_retention_days=_env_int("CONVERSATION_RETENTION_DAYS", Settings.conversation_retention_days),
         unanswered_retention_days=_env_int("UNANSWERED_RETENTION_DAYS", Settings.unanswered_retention_days),
         lead_notice_interval=_env_float("LEAD_NOTICE_INTERVAL", Settings.lead_notice_interval),
+        console_listen=os.environ.get("CONSOLE_LISTEN", Settings.console_listen),
+        console_port=_env_int("CONSOLE_PORT", Settings.console_port),
+        console_https=os.environ.get("CONSOLE_HTTPS", "") in ("1", "true", "yes"),
     )
 
 
@@ -131,20 +138,25 @@ LEAD_LINKS_SECRET_MIN = 16
 
 
 def lead_links_secret() -> bytes:
-    """Key of the signed status links (``LEAD_LINKS_SECRET``).
+    """Key of the signed status links (``LEAD_LINKS_SECRET``); see :func:`persistent_secret`."""
+    return persistent_secret("LEAD_LINKS_SECRET", "lead_links.secret")
 
-    Without the variable, one random key is created in ``var/`` and kept, so links
-    sent before a restart still work; several machines must share the variable.
-    The file is written whole or not at all (temporary file, fsync, rename, under a
-    lock shared by every process): a crash once left it empty, and links signed with
-    an empty key were accepted. An empty or short key is refused, never used.
+
+def persistent_secret(variable: str, file_name: str) -> bytes:
+    """A signing key from ``variable``, else one random key created in ``var/`` and kept.
+
+    Kept so that what was signed before a restart (links, console sessions) still
+    verifies; several machines must share the variable. The file is written whole or
+    not at all (temporary file, fsync, rename, under a lock shared by every process):
+    a crash once left it empty, and links signed with an empty key were accepted. An
+    empty or short key is refused, never used.
     """
-    configured = os.environ.get("LEAD_LINKS_SECRET")
+    configured = os.environ.get(variable)
     if configured:
         if len(configured.encode()) < LEAD_LINKS_SECRET_MIN:
-            raise ValueError(f"LEAD_LINKS_SECRET trop court : au moins {LEAD_LINKS_SECRET_MIN} caractères")
+            raise ValueError(f"{variable} trop court : au moins {LEAD_LINKS_SECRET_MIN} caractères")
         return configured.encode()
-    path = var_dir() / "lead_links.secret"
+    path = var_dir() / file_name
     key = _read_key(path)
     if key is not None:
         return key
@@ -165,7 +177,7 @@ def lead_links_secret() -> bytes:
             os.replace(temporary, path)
             key = _read_key(path)
     if key is None:
-        raise RuntimeError(f"clé des liens illisible : {path}")
+        raise RuntimeError(f"clé illisible : {path}")
     return key
 
 

@@ -49,6 +49,7 @@ def main() -> int:
 
             stack.start(stack.action_server())
             stack.start(stack.outbox_worker())
+            stack.start(stack.console())
             stack.start(stack.rasa_server(model))
             say("Démarrage de Rasa et du serveur d'actions (Rasa met 45 à 80 s)…")
             stack.wait_healthy(timeout=240, on_ready=ready)

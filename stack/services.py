@@ -179,6 +179,11 @@ class Stack:
         return Service("outbox", [str(APP_PYTHON), "-m", "akto_data.leads.worker"], _log_has("OUTBOX_READY"),
                        where="e-mails des demandes aux CFA (SMTP_HOST/SMTP_PORT)")
 
+    def console(self) -> Service:
+        base = f"http://{self.settings.console_listen}:{self.settings.console_port}"
+        return Service("console", [str(APP_PYTHON), "-m", "web", "serve"], lambda s: _http_ok(f"{base}/health"),
+                       where=f"{base} (console du personnel AKTO)")
+
     def telegram_bot(self) -> Service:
         mode = f"webhook {self.settings.webhook_url}" if self.settings.webhook_url else "long polling"
         return Service("bot", [str(APP_PYTHON), "-m", "bot"], _log_has("BOT_READY"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+# Imported for their side effect: each registers its tables with Base.metadata.
 import akto_data.catalogue.tables
-import akto_data.leads.models  # noqa: F401  (registers the lead tables)
+import akto_data.leads.models
+import akto_data.staff.models  # noqa: F401
 from akto_data.db import get_engine
 from akto_data.models import Base
 

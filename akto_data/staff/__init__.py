@@ -1,0 +1,1 @@
+"""AKTO staff: accounts with roles, and the audit log of every change they make."""
