@@ -36,7 +36,9 @@ def upgrade(url: str | None = None) -> None:
     if "alembic_version" not in tables and "app_button_payload" in tables:
         # A database created before migrations existed: it has the first revision's schema.
         command.stamp(config, "0001")
-    command.upgrade(config, "head")
+    # "heads": features developed side by side each add a migration after the same
+    # parent; every branch is applied (a merge revision joins them when convenient).
+    command.upgrade(config, "heads")
 
 
 def main(argv: list[str]) -> int:
