@@ -113,6 +113,8 @@ NOT_PERSONAL_TABLES: dict[str, str] = {
     "alembic_version": "schema version",
     "app_staff_account": "AKTO staff accounts: the staff member's own e-mail and name, no young person's data",
     "app_audit_event": "staff changes: ids and content only, never a young person's text or contact",
+    "app_analytics_count": "usage counts per day or week, territory and topic: no chat id, no text, no time of day",
+    "app_analytics_cursor": "last row id read from each source by the analytics aggregation",
 }
 #: Prefix of the catalogue tables (content staff publish: occupations, CFAs, aids...).
 CATALOGUE_PREFIX = "cat_"

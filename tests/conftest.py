@@ -58,6 +58,7 @@ def postgres_db(monkeypatch, postgres_available):
     from akto_data.models import Base
 
     engine = create_engine(POSTGRES_URL)
+    import akto_data.analytics.models
     import akto_data.catalogue.tables
     import akto_data.leads.models  # noqa: F401  (and the lead tables)
 

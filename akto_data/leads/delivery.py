@@ -335,6 +335,12 @@ class OutboxWorker:
         now = now or self.clock()
         with session_scope() as session:
             queue_reminders(session, now)
+        try:  # statistics first: events are counted before retention may delete them
+            from akto_data.analytics.aggregate import run_until_caught_up
+
+            run_until_caught_up(now)
+        except Exception:
+            log.exception("analytics update failed")
         apply_retention(now)  # every store of personal data (akto_data.personal_data)
 
     def run_forever(self, interval: float = 5.0, should_stop: Callable[[], bool] = lambda: False,

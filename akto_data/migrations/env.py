@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 # Imported for their side effect: each registers its tables with Base.metadata.
+import akto_data.analytics.models
 import akto_data.catalogue.tables
 import akto_data.leads.models
 import akto_data.staff.models  # noqa: F401
