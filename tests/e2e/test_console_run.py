@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import httpx
+
 from akto_data.settings import PROJECT_ROOT
 from bot.console import ConsoleFront
 from tests.e2e.conftest import free_port
@@ -46,9 +48,10 @@ def _port_open(port: int) -> bool:
 
 
 def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_dir):
-    rasa_port, action_port, links_port = free_port(), free_port(), free_port()
+    rasa_port, action_port, links_port, console_port = free_port(), free_port(), free_port(), free_port()
     env = dict(os.environ, RASA_URL=f"http://127.0.0.1:{rasa_port}",
                ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook", LEAD_LINKS_PORT=str(links_port),
+               CONSOLE_PORT=str(console_port),
                DATABASE_URL=f"sqlite:///{e2e_dir / 'run.db'}", ASSISTANT_VAR_DIR=str(e2e_dir / "run-var"))
     env.pop("TELEGRAM_BOT_TOKEN", None)
     process = subprocess.Popen([sys.executable, "-m", "stack.run"], cwd=PROJECT_ROOT, env=env,
@@ -57,6 +60,8 @@ def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_d
         startup = _read_until(process, "🙂 > ", timeout=240)
         assert "rasa     prêt en" in startup and f"http://127.0.0.1:{rasa_port}" in startup
         assert "Assistant prêt en" in startup
+        assert "console  prêt en" in startup and f"http://127.0.0.1:{console_port}" in startup  # staff console
+        assert "Connexion" in httpx.get(f"http://127.0.0.1:{console_port}/login").text
         process.stdin.write(b"slt\n")
         process.stdin.flush()
         menu = _read_until(process, "5. ❓ Poser une question", timeout=30)
@@ -71,7 +76,7 @@ def test_run_command_starts_everything_chats_and_stops_cleanly(rasa_stack, e2e_d
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=60) == 0
         assert "tout est arrêté proprement" in os.read(process.stdout.fileno(), 65536).decode()
-        assert not _port_open(rasa_port) and not _port_open(action_port)
+        assert not _port_open(rasa_port) and not _port_open(action_port) and not _port_open(console_port)
     finally:
         if process.poll() is None:
             process.kill()
