@@ -7,12 +7,12 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.sourcing import source_lines
 from actions.texts import latest_intent
-from akto_data.catalogue.queries import Catalogue, Sourced
+from akto_data.catalogue.answers import aid_text, faq_text
+from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
-from akto_data.i18n import money
-from akto_data.i18n import text as t
+
+__all__ = ["ActionAnswerAid", "ActionAnswerFaq", "aid_text"]
 
 
 class ActionAnswerFaq(Action):
@@ -24,29 +24,12 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         with session_scope() as session:
-            found = Catalogue(session).faq(latest_intent(tracker) or "")
-        if found is None:
+            text = faq_text(Catalogue(session), latest_intent(tracker) or "")
+        if text is None:
             dispatcher.utter_message(response="utter_default")
             return []
-        answer, sourced = found
-        dispatcher.utter_message(text=f"{answer}\n\n{source_lines(sourced)}")
+        dispatcher.utter_message(text=text)
         return []
-
-
-def aid_text(catalogue: Catalogue, aid_id: str) -> str:
-    """One aid: name, amounts in force today, how to apply, source."""
-    current = catalogue.amounts_on(aid_id)
-    if current is None:
-        raise LookupError(f"aid {aid_id!r} is not in the catalogue")
-    aid = current.aid
-    lines = [t("aid.title", name=aid.name), aid.summary]
-    for item in current.items:
-        unit = item.get("unit", "once")
-        lines.append(t(f"aid.item.{unit}", amount=money(item["amount"]), condition=item.get("condition", "")).rstrip())
-    lines.append(t("aid.how", how_to_apply=aid.how_to_apply))
-    lines.append("")
-    lines.append(source_lines(Sourced(aid.source, aid.verified_on, aid.review_on)))
-    return "\n".join(lines)
 
 
 class ActionAnswerAid(Action):

@@ -8,43 +8,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.sourcing import source_lines
-from actions.texts import intent_payload
+from akto_data.catalogue.answers import intent_payload, occupation_card, source_lines
 from akto_data.catalogue.queries import Catalogue, Sourced
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 
+__all__ = ["ActionOccupationCard", "ActionRecruitingJobs", "occupation_card"]
+
 #: Buttons shown at most in the list (Telegram keyboards stay readable on a phone).
 MAX_LISTED = 8
-
-
-def occupation_card(catalogue: Catalogue, rome: str, territory_id: str | None
-                    ) -> tuple[str, list[dict[str, str]]] | None:
-    """Text and buttons of the card of ``rome``, localised to ``territory_id`` if known."""
-    job = catalogue.occupation(rome)
-    if job is None:
-        return None
-    lines = [t("occupation.title", name=job.name), t("occupation.what", text=job.what_you_do),
-             t("occupation.where", text=job.where), t("occupation.qualities", items=", ".join(job.qualities)),
-             t("occupation.diplomas", items=", ".join(
-                 t("occupation.diploma_level", name=d["name"], level=d["level"]) for d in job.diplomas))]
-    place = catalogue.territory(territory_id) if territory_id else None
-    if place is not None:
-        claim = catalogue.recruitment(rome, place.id)
-        if claim is not None and claim.recruits:
-            lines.append(t("occupation.recruits_here", territory_in=place.in_the, source=claim.source, year=claim.year))
-        else:
-            lines.append(t("occupation.no_recruit_claim", territory_in=place.in_the))
-        cfas = catalogue.cfas_teaching(rome, place.id)
-        if cfas:
-            items = "; ".join(t("occupation.cfa_item", cfa=c.name, town=c.town, diploma=tr.diploma) for c, tr in cfas)
-            lines.append(t("occupation.cfas_here", territory_in=place.in_the, items=items))
-        else:
-            lines.append(t("occupation.no_cfa_here", territory_in=place.in_the))
-    buttons = [{"title": t("occupation.contact_button"), "payload": intent_payload("request_cfa_contact", occupation=rome)}]
-    if place is not None:
-        buttons.append({"title": t("occupation.other_jobs_button"), "payload": intent_payload("ask_recruiting_jobs")})
-    return "\n\n".join(lines), buttons
 
 
 class ActionRecruitingJobs(Action):

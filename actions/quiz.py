@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import intent_payload, latest_intent
+from akto_data.catalogue.answers import quiz_question
 from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.db import session_scope
@@ -83,12 +84,8 @@ class ActionQuiz(Action):
         place = catalogue.territory(territory_id) if territory_id else None
         remaining = [q for q in questions if q["id"] not in answers]
         if remaining:
-            question = remaining[0]
-            number = questions.index(question) + 1
-            buttons = [{"title": a["label"], "payload": intent_payload("quiz_answer", quiz_choice=f"{question['id']}-{i}")}
-                       for i, a in enumerate(question["answers"])]
-            dispatcher.utter_message(text=t("quiz.question", number=number, count=len(questions),
-                                            text=question["text"]), buttons=buttons)
+            text, buttons = quiz_question(quiz, remaining[0])
+            dispatcher.utter_message(text=text, buttons=buttons)
             return [SlotSet("quiz_progress", json.dumps(answers))]
         if place is None or place.destination_only:
             dispatcher.utter_message(text=t("quiz.where"), buttons=[

@@ -7,8 +7,11 @@ an intent in the tracker, and how to spell a payload of our own buttons.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from akto_data.catalogue.answers import intent_payload
+
+__all__ = ["intent_payload"]
 
 
 def response_text(domain: dict[str, Any], name: str) -> str | None:
@@ -56,6 +59,3 @@ def event_intent(event: dict[str, Any]) -> str:
     return parsed_intent(event.get("parse_data")).get("name") or ""
 
 
-def intent_payload(intent: str, **entities: str) -> str:
-    """Payload of one of our buttons: ``/intent{"entity":"value"}`` (compact JSON)."""
-    return f"/{intent}" + (json.dumps(entities, separators=(",", ":"), ensure_ascii=False) if entities else "")

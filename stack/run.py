@@ -13,10 +13,11 @@ import signal
 import sys
 import time
 
-from akto_data.catalogue.importer import domain_topics, import_catalogue
+from akto_data.catalogue.importer import domain_topics
+from akto_data.catalogue.publishing import sync_at_start
 from akto_data.catalogue.yamlsource import ContentFileError
-from akto_data.db import create_schema
-from akto_data.settings import load_dotenv, load_settings
+from akto_data.db import create_schema, session_scope
+from akto_data.settings import CONTENT_DIR, load_dotenv, load_settings
 from stack.model import ensure_model
 from stack.services import Service, Stack, StartupError
 
@@ -41,8 +42,8 @@ def main() -> int:
     try:
         model = ensure_model(say)
         create_schema()
-        report = import_catalogue(topics=domain_topics())
-        say("Catalogue (content/) chargé :\n" + "\n".join(report.lines()))
+        with session_scope() as session:  # content/ only if the console published nothing since (publishing.py)
+            say(sync_at_start(session, CONTENT_DIR, domain_topics()))
         with Stack(settings) as stack:
             def ready(service: Service) -> None:
                 say(f"{service.name:8s} prêt en {service.ready_after:5.1f} s — {service.where}")

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Mapper, Session
 
-from akto_data.catalogue.schema import Catalogue, load_catalogue
+from akto_data.catalogue.documents import files_digest
+from akto_data.catalogue.schema import Catalogue, check_documents, read_documents
 from akto_data.catalogue.tables import (
     CatAid,
     CatAidPeriod,
@@ -80,7 +81,7 @@ def rows_of(catalogue: Catalogue) -> dict[type, list[dict[str, Any]]]:
         for training in c["trainings"]:
             rows[CatCfaTraining].append({"cfa_id": c["id"], "rome": training["rome"],
                                          "diploma": training["diploma"], "level": training["level"]})
-    for cfa_id, settings in catalogue.delivery.items():
+    for cfa_id, settings in (catalogue.delivery or {}).items():
         rows[CatCfaDelivery].append({"cfa_id": cfa_id, "email": settings["email"],
                                      "webhook_url": settings.get("webhook_url"),
                                      "webhook_secret": settings.get("webhook_secret")})
@@ -127,30 +128,66 @@ def _existing(session: Session, table: type) -> dict[tuple[Any, ...], dict[str, 
     return result
 
 
-def import_catalogue(directory: Path = CONTENT_DIR, topics: set[str] | None = None) -> ImportReport:
-    """Check then import; raises :class:`ContentFileError` (nothing written) on bad content."""
-    catalogue = load_catalogue(directory, topics)
+def replace_tables(session: Session, catalogue: Catalogue) -> ImportReport:
+    """Replace every catalogue table with ``catalogue`` in the caller's transaction; say what changed.
+
+    ``catalogue.delivery`` None (the staff console, or a directory without a delivery
+    file) keeps the delivery settings in force, for the CFAs still published.
+    """
     new_rows = rows_of(catalogue)
-    create_schema()
+    if catalogue.delivery is None:
+        cfas = {row["id"] for row in new_rows[CatCfa]}
+        new_rows[CatCfaDelivery] = [row for row in _existing(session, CatCfaDelivery).values() if row["cfa_id"] in cfas]
     report = ImportReport()
-    with session_scope() as session:
-        for table in TABLES:
-            label = LABELS[table]
-            old = _existing(session, table)
-            new = {_key(table, row): row for row in new_rows[table]}
-            for _added in new.keys() - old.keys():
-                report.added[label] += 1
-            for key in old.keys() - new.keys():
-                report.removed[label] += 1
-                report.details.append(f"supprimé : {label} {key}")
-            for key in new.keys() & old.keys():
-                if jsonable(new[key]) != jsonable(old[key]):
-                    report.changed[label] += 1
-        for table in reversed(TABLES):
-            session.execute(delete(table))
-        for table in TABLES:
-            session.add_all(table(**row) for row in new_rows[table])
+    for table in TABLES:
+        label = LABELS[table]
+        old = _existing(session, table)
+        new = {_key(table, row): row for row in new_rows[table]}
+        for _added in new.keys() - old.keys():
+            report.added[label] += 1
+        for key in old.keys() - new.keys():
+            report.removed[label] += 1
+            report.details.append(f"supprimé : {label} {key}")
+        for key in new.keys() & old.keys():
+            if jsonable(new[key]) != jsonable(old[key]):
+                report.changed[label] += 1
+    for table in reversed(TABLES):
+        session.execute(delete(table))
+    session.flush()
+    for table in TABLES:
+        session.add_all(table(**row) for row in new_rows[table])
+    session.flush()
     return report
+
+
+def import_catalogue(directory: Path = CONTENT_DIR, topics: set[str] | None = None,
+                     author: str | None = None) -> ImportReport:
+    """Check then import; raises :class:`ContentFileError` (nothing written) on bad content.
+
+    A change of the published documents is recorded as a new content version (see
+    :mod:`akto_data.catalogue.publishing`), as a console publish is.
+    """
+    from akto_data.catalogue.publishing import import_documents
+
+    documents, delivery, errors = read_documents(directory)
+    catalogue, problems = check_documents(documents, topics, delivery)
+    if errors or problems:
+        raise ContentFileError(errors + problems)
+    create_schema()
+    with session_scope() as session:
+        return import_documents(session, documents, catalogue, author=author or yaml_author(),
+                                files_digest=files_digest(directory))
+
+
+def yaml_author() -> str:
+    """Who imports content/ from the command line (the audit log's "who")."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{user} (content/, YAML)"
 
 
 def domain_topics() -> set[str]:
@@ -160,7 +197,7 @@ def domain_topics() -> set[str]:
     from akto_data.settings import PROJECT_ROOT
 
     topics: set[str] = set()
-    for path in (PROJECT_ROOT / "domain").glob("*.yml"):
+    for path in sorted((PROJECT_ROOT / "domain").rglob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         topics |= {i if isinstance(i, str) else next(iter(i)) for i in data.get("intents") or []}
     return topics

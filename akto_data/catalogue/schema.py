@@ -38,16 +38,16 @@ class Checker:
     file: str
     errors: list[ContentError] = field(default_factory=list)
 
-    def error(self, node: Any, entry: str, problem: str, fix: str) -> None:
-        self.errors.append(ContentError(self.file, getattr(node, "line", 0), entry, problem, fix))
+    def error(self, node: Any, entry: str, problem: str, fix: str, key: str = "") -> None:
+        self.errors.append(ContentError(self.file, getattr(node, "line", 0), entry, problem, fix, key, id(node)))
 
     def need(self, node: dict, key: str, kind: type | tuple[type, ...], entry: str, fix: str) -> Any:
         value = node.get(key) if isinstance(node, dict) else None
         if value is None or (isinstance(value, str) and not value.strip()):
-            self.error(node, entry, f"« {key} » manquant", fix)
+            self.error(node, entry, f"« {key} » manquant", fix, key)
             return None
         if not isinstance(value, kind):
-            self.error(node, entry, f"« {key} » a un type inattendu ({type(value).__name__})", fix)
+            self.error(node, entry, f"« {key} » a un type inattendu ({type(value).__name__})", fix, key)
             return None
         return value
 
@@ -56,16 +56,19 @@ class Checker:
         values = value if isinstance(value, list) else [value]
         for item in values:
             if item not in allowed:
-                self.error(node, entry, f"« {key} » : valeur inconnue {item!r}", f"choisir parmi : {', '.join(allowed)}")
+                self.error(node, entry, f"« {key} » : valeur inconnue {item!r}", f"choisir parmi : {', '.join(allowed)}",
+                           key)
         return value
 
     def dates(self, node: dict, entry: str) -> None:
         verified = self.need(node, "verified_on", date, entry, "ajouter verified_on: AAAA-MM-JJ (date de vérification)")
         review = self.need(node, "review_on", date, entry, "ajouter review_on: AAAA-MM-JJ (date de prochaine vérification)")
         if verified and review and review <= verified:
-            self.error(node, entry, "review_on n'est pas après verified_on", "mettre une date de révision future")
+            self.error(node, entry, "review_on n'est pas après verified_on", "mettre une date de révision future",
+                       "review_on")
         if verified and verified > date.today():
-            self.error(node, entry, f"verified_on {verified} est dans le futur", "mettre la date réelle de vérification")
+            self.error(node, entry, f"verified_on {verified} est dans le futur", "mettre la date réelle de vérification",
+                       "verified_on")
 
     def source(self, node: dict, entry: str) -> None:
         self.need(node, "source", str, entry, "indiquer d'où vient l'information (texte, site, date)")
@@ -77,9 +80,10 @@ class Checker:
         if not value:
             return "?"
         if pattern is not None and not pattern.match(value):
-            self.error(node, value, f"{key} invalide {value!r}", pattern_fix)
+            self.error(node, value, f"{key} invalide {value!r}", pattern_fix, key)
         if value in seen:
-            self.error(node, value, f"identifiant en double (déjà ligne {seen[value]})", "donner un identifiant unique")
+            self.error(node, value, f"identifiant en double (déjà ligne {seen[value]})", "donner un identifiant unique",
+                       key)
         seen[value] = getattr(node, "line", 0)
         return value
 
@@ -130,14 +134,14 @@ def check_occupations(data: Any, checker: Checker) -> tuple[list[dict], dict]:
             level = diploma.get("level") if isinstance(diploma, dict) else None
             if level not in (3, 4, 5, 6, 7):
                 checker.error(diploma, entry, f"niveau de diplôme {level!r} invalide",
-                              "3 CAP/BEP, 4 bac, 5 bac+2, 6 licence/BUT, 7 master")
+                              "3 CAP/BEP, 4 bac, 5 bac+2, 6 licence/BUT, 7 master", "level")
         for claim in row.get("recruits") or []:
             checker.one_of(claim, "territory", TERRITORIES, entry)
             if not isinstance(claim.get("recruits"), bool):
-                checker.error(claim, entry, "« recruits » doit valoir true ou false", "écrire recruits: true")
+                checker.error(claim, entry, "« recruits » doit valoir true ou false", "écrire recruits: true", "recruits")
             checker.source(claim, entry)
             if not isinstance(claim.get("year"), int):
-                checker.error(claim, entry, "année de la source manquante", "ajouter year: AAAA")
+                checker.error(claim, entry, "année de la source manquante", "ajouter year: AAAA", "year")
     return rows, checked_on
 
 
@@ -159,34 +163,37 @@ def check_aids(data: Any, checker: Checker) -> list[dict]:
                 checker.one_of(rules, key, allowed, entry)
         periods = row.get("amounts")
         if not isinstance(periods, list):
-            checker.error(row, entry, "« amounts » manquant", "mettre amounts: [] si aucun montant n'est publié")
+            checker.error(row, entry, "« amounts » manquant", "mettre amounts: [] si aucun montant n'est publié",
+                          "amounts")
             periods = []
         ordered = sorted(periods, key=lambda p: p.get("start") if isinstance(p.get("start"), date) else date.min)
         for index, period in enumerate(ordered):
             start, end = period.get("start"), period.get("end")
             if not isinstance(start, date):
-                checker.error(period, entry, "période sans date de début", "ajouter start: AAAA-MM-JJ")
+                checker.error(period, entry, "période sans date de début", "ajouter start: AAAA-MM-JJ", "start")
                 continue
             if end is not None and (not isinstance(end, date) or end < start):
-                checker.error(period, entry, "fin de période invalide", "end: AAAA-MM-JJ après start, ou end: null")
+                checker.error(period, entry, "fin de période invalide", "end: AAAA-MM-JJ après start, ou end: null",
+                              "end")
             if index:
                 previous_end = ordered[index - 1].get("end")
                 if previous_end is None:
                     checker.error(period, entry, "la période précédente n'a pas de fin",
-                                  "donner une date end à la période précédente")
+                                  "donner une date end à la période précédente", "start")
                 elif isinstance(previous_end, date) and start <= previous_end:
                     checker.error(period, entry, "périodes qui se chevauchent",
-                                  "commencer après la fin de la période précédente")
+                                  "commencer après la fin de la période précédente", "start")
             for item in period.get("items") or []:
                 if not isinstance(item.get("amount"), (int, float)) or item["amount"] <= 0:
-                    checker.error(item, entry, "montant manquant ou négatif", "amount: 500 (en euros)")
+                    checker.error(item, entry, "montant manquant ou négatif", "amount: 500 (en euros)", "amount")
                 checker.one_of(item, "unit", UNITS, entry)
         checker.source(row, entry)
         checker.dates(row, entry)
     for row in rows:
         for other in row.get("cumulates_with") or []:
             if other not in seen:
-                checker.error(row, row.get("id", "?"), f"cumulates_with : aide inconnue {other!r}", "utiliser l'id d'une aide de ce fichier")
+                checker.error(row, row.get("id", "?"), f"cumulates_with : aide inconnue {other!r}",
+                              "utiliser l'id d'une aide de ce fichier", "cumulates_with")
     return rows
 
 
@@ -201,10 +208,10 @@ def check_cfas(data: Any, checker: Checker, occupations: set[str]) -> list[dict]
         for training in checker.need(row, "trainings", list, entry, "lister les formations {rome, diploma, level}") or []:
             if training.get("rome") not in occupations:
                 checker.error(training, entry, f"métier {training.get('rome')!r} absent de occupations.yml",
-                              "utiliser un code ROME de content/occupations.yml ou y ajouter le métier")
+                              "utiliser un code ROME de content/occupations.yml ou y ajouter le métier", "rome")
             checker.need(training, "diploma", str, entry, "nom du diplôme préparé")
             if training.get("level") not in (3, 4, 5, 6, 7):
-                checker.error(training, entry, "niveau invalide", "3 à 7")
+                checker.error(training, entry, "niveau invalide", "3 à 7", "level")
         checker.source(row, entry)
         checker.dates(row, entry)
     return rows
@@ -269,7 +276,8 @@ def check_faq(data: Any, checker: Checker, topics: set[str]) -> list[dict]:
     for row in rows:
         entry = checker.identity(row, "topic", seen, "ajouter topic (nom de l'intention)")
         if entry != "?" and topics and entry not in topics:
-            checker.error(row, entry, "sujet inconnu du domaine Rasa", f"choisir parmi : {', '.join(sorted(topics))}")
+            checker.error(row, entry, "sujet inconnu du domaine Rasa", f"choisir parmi : {', '.join(sorted(topics))}",
+                          "topic")
         checker.need(row, "answer", str, entry, "écrire la réponse (courte, en « tu »)")
         checker.source(row, entry)
         checker.dates(row, entry)
@@ -283,24 +291,26 @@ def check_quiz(data: Any, checker: Checker) -> dict:
         return {}
     questions = quiz.get("questions") or []
     if not 8 <= len(questions) <= 12:
-        checker.error(quiz, "", f"{len(questions)} questions", "le quiz doit avoir de 8 à 12 questions")
+        checker.error(quiz, "", f"{len(questions)} questions", "le quiz doit avoir de 8 à 12 questions", "questions")
     for question in questions:
         qid = question.get("id", "?")
         checker.need(question, "text", str, qid, "écrire la question")
         answers = question.get("answers") or []
         if not 2 <= len(answers) <= 4:
-            checker.error(question, qid, f"{len(answers)} réponses", "2 à 4 réponses par question")
+            checker.error(question, qid, f"{len(answers)} réponses", "2 à 4 réponses par question", "answers")
         for answer in answers:
             label = checker.need(answer, "label", str, qid, "écrire le texte du bouton")
             if label and len(label) > 30:
-                checker.error(answer, qid, f"bouton trop long ({len(label)} caractères)", "30 caractères au plus")
+                checker.error(answer, qid, f"bouton trop long ({len(label)} caractères)", "30 caractères au plus",
+                              "label")
             for tag in (answer.get("tags") or {}):
                 if tag not in INTEREST_TAGS:
-                    checker.error(answer, qid, f"tag inconnu {tag!r}", f"choisir parmi : {', '.join(INTEREST_TAGS)}")
+                    checker.error(answer, qid, f"tag inconnu {tag!r}", f"choisir parmi : {', '.join(INTEREST_TAGS)}",
+                                  "tags")
     missing = [tag for tag in INTEREST_TAGS if tag not in (quiz.get("reasons") or {})]
     if missing:
         checker.error(quiz, "reasons", f"explication manquante pour {', '.join(missing)}",
-                      "ajouter « tag: \"aimes …\" » dans reasons")
+                      "ajouter « tag: \"aimes …\" » dans reasons", "reasons")
     return quiz
 
 
@@ -324,6 +334,13 @@ def check_pay(data: Any, checker: Checker) -> dict:
     return data
 
 
+#: The content files staff publish, in check order (the private delivery file is not one of them).
+PUBLIC_FILES = ("territories.yml", "occupations.yml", "aids.yml", "cfas.yml", "faq.yml", "quiz.yml",
+                "apprentice_pay.yml")
+PRIVATE_DELIVERY = "private/cfa_delivery.yml"
+EXAMPLE_DELIVERY = "cfa_delivery.example.yml"
+
+
 @dataclass
 class Catalogue:
     """Everything the content files say, once checked."""
@@ -333,36 +350,82 @@ class Catalogue:
     occupations_checked: dict
     aids: list[dict]
     cfas: list[dict]
-    delivery: dict[str, dict]
+    #: Where each CFA's leads go; None when no delivery file was given (keep what runs).
+    delivery: dict[str, dict] | None
     faq: list[dict]
     quiz: dict
     pay: dict
 
 
-def load_catalogue(directory: Path, topics: set[str] | None = None) -> Catalogue:
-    """Read and check every content file; raise :class:`ContentFileError` listing all problems."""
+class _Missing:
+    """Stands for a file that could not be read (its own error is already listed)."""
+
+
+UNREADABLE = _Missing()
+
+
+def check_documents(documents: dict[str, Any], topics: set[str] | None = None,
+                    delivery: tuple[str, Any] | None = None) -> tuple[Catalogue, list[ContentError]]:
+    """Run every schema check on the parsed content files (``{"faq.yml": {...}, ...}``).
+
+    The YAML import and the staff console both call this, on the same document shape,
+    so they refuse the same things with the same French messages. ``delivery`` is the
+    private delivery file as ``(name, data)``; None keeps the delivery settings in force.
+    """
     errors: list[ContentError] = []
 
-    def checked(name: str, check, *extra):  # type: ignore[no-untyped-def]
-        checker = Checker(name)
-        try:
-            result = check(read(directory / name), checker, *extra)
-        except ContentFileError as exc:
-            errors.extend(exc.errors)
+    def checked(name: str, data: Any, check, *extra):  # type: ignore[no-untyped-def]
+        if data is UNREADABLE:
             return None
+        checker = Checker(name)
+        result = check(data, checker, *extra)
         errors.extend(checker.errors)
         return result
 
-    territories = checked("territories.yml", check_territories) or []
-    occupations, occupations_checked = checked("occupations.yml", check_occupations) or ([], {})
-    aids = checked("aids.yml", check_aids) or []
-    cfas = checked("cfas.yml", check_cfas, {o.get("rome") for o in occupations}) or []
-    private = directory / "private" / "cfa_delivery.yml"
-    delivery_file = "private/cfa_delivery.yml" if private.exists() else "cfa_delivery.example.yml"
-    delivery = checked(delivery_file, check_delivery, {c.get("id") for c in cfas}) or {}
-    faq = checked("faq.yml", check_faq, topics or set()) or []
-    quiz = checked("quiz.yml", check_quiz) or {}
-    pay = checked("apprentice_pay.yml", check_pay) or {}
+    def doc(name: str) -> Any:
+        return documents.get(name)
+
+    territories = checked("territories.yml", doc("territories.yml"), check_territories) or []
+    occupations, occupations_checked = checked("occupations.yml", doc("occupations.yml"), check_occupations) or ([], {})
+    aids = checked("aids.yml", doc("aids.yml"), check_aids) or []
+    cfas = checked("cfas.yml", doc("cfas.yml"), check_cfas, {o.get("rome") for o in occupations}) or []
+    sent: dict[str, dict] | None = None
+    if delivery is not None:
+        sent = checked(delivery[0], delivery[1], check_delivery, {c.get("id") for c in cfas}) or {}
+    faq = checked("faq.yml", doc("faq.yml"), check_faq, topics or set()) or []
+    quiz = checked("quiz.yml", doc("quiz.yml"), check_quiz) or {}
+    pay = checked("apprentice_pay.yml", doc("apprentice_pay.yml"), check_pay) or {}
+    return Catalogue(territories, occupations, occupations_checked, aids, cfas, sent, faq, quiz, pay), errors
+
+
+def read_documents(directory: Path) -> tuple[dict[str, Any], tuple[str, Any] | None, list[ContentError]]:
+    """The public content files of ``directory``, its delivery file (private, else the example,
+    else None) and the errors of files that could not be read."""
+    errors: list[ContentError] = []
+    documents: dict[str, Any] = {}
+
+    def parsed(name: str) -> Any:
+        try:
+            return read(directory / name)
+        except ContentFileError as exc:
+            errors.extend(exc.errors)
+            return UNREADABLE
+
+    for name in PUBLIC_FILES:
+        documents[name] = parsed(name)
+    delivery = None
+    for name in (PRIVATE_DELIVERY, EXAMPLE_DELIVERY):
+        if (directory / name).exists():
+            delivery = (name, parsed(name))
+            break
+    return documents, delivery, errors
+
+
+def load_catalogue(directory: Path, topics: set[str] | None = None) -> Catalogue:
+    """Read and check every content file; raise :class:`ContentFileError` listing all problems."""
+    documents, delivery, errors = read_documents(directory)
+    catalogue, problems = check_documents(documents, topics, delivery)
+    errors.extend(problems)
     if errors:
         raise ContentFileError(errors)
-    return Catalogue(territories, occupations, occupations_checked, aids, cfas, delivery, faq, quiz, pay)
+    return catalogue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ class ContentError:
     entry: str
     problem: str
     fix: str
+    #: The key at fault inside the entry (``"review_on"``), for forms that show the message next to it.
+    field: str = dc_field(default="", compare=False)
+    #: ``id()`` of the mapping at fault, so a form can tell which row of a table it is.
+    node_id: int = dc_field(default=0, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

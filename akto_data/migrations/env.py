@@ -7,6 +7,7 @@ from alembic import context
 # Imported for their side effect: each registers its tables with Base.metadata.
 import akto_data.analytics.models
 import akto_data.catalogue.tables
+import akto_data.catalogue.version_models
 import akto_data.leads.models
 import akto_data.staff.models  # noqa: F401
 from akto_data.db import get_engine
