@@ -13,7 +13,7 @@ RASA := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import model eval review bench lock clean
+.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import content-export model eval review bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
@@ -21,7 +21,8 @@ help:
 	@echo "make check - ruff (style, imports) et mypy (types) sur notre code Python 3.11"
 	@echo "make model - entraîne le modèle Rasa si les données ont changé"
 	@echo "make content-check  - vérifie le contenu (schéma, sources, dates, exemples, Rasa)"
-	@echo "make content-import - importe content/ dans la base (tout ou rien)"
+	@echo "make content-import - importe content/ dans la base (tout ou rien, une nouvelle version)"
+	@echo "make content-export - écrit la version en service (la base) dans content/ ; VERSION=n pour une autre"
 	@echo "make eval  - compréhension mesurée sur le jeu de test mis de côté (+ baseline)"
 	@echo "make review - questions non comprises et avis 👍/👎 (pour l'équipe AKTO)"
 	@echo "make bench - mesure démarrage, mémoire et latence de la pile"
@@ -73,6 +74,9 @@ content-check: install
 
 content-import: $(STAMPS)/app
 	$(PY) -m akto_data.catalogue.importer
+
+content-export: $(STAMPS)/app
+	$(PY) -m akto_data.catalogue.export $(if $(VERSION),--version $(VERSION))
 
 eval: install
 	$(PY) -m stack.nlu_eval
