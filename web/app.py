@@ -76,8 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    from web.routes import admin, auth, content, home
+    from web.routes import admin, analytics, auth, content, home
 
-    for module in (auth, home, admin, content):
+    for module in (auth, home, admin, content, analytics):
         app.include_router(module.router)
     return app
