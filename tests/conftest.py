@@ -60,7 +60,7 @@ def postgres_db(monkeypatch, postgres_available):
     engine = create_engine(POSTGRES_URL)
     import akto_data.analytics.models
     import akto_data.catalogue.tables
-    import akto_data.catalogue.version_models  # noqa: F401
+    import akto_data.catalogue.version_models
     import akto_data.leads.models  # noqa: F401  (and the lead tables)
 
     Base.metadata.drop_all(engine)
