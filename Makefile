@@ -13,7 +13,7 @@ RASA := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import content-export model eval review bench lock clean
+.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import content-export model eval review bench console-bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
@@ -86,6 +86,9 @@ review: $(STAMPS)/app
 
 bench: install
 	$(PY) -m stack.bench
+
+console-bench: $(STAMPS)/app
+	$(PY) -m web.bench
 
 admin: $(STAMPS)/app
 	$(PY) -m web create-admin --email "$(EMAIL)" --name "$(NAME)"

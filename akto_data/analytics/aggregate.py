@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -111,8 +112,20 @@ def row_to_dict(sender: str, type_name: str, timestamp: float | None, intent: st
             "parse_data": {"intent": {"name": intent}}}
 
 
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+@lru_cache(maxsize=4096)
+def _day_start(day_number: int, period: str) -> date:
+    day = date.fromordinal(_EPOCH + day_number)
+    return day - timedelta(days=day.weekday()) if period == "week" else day
+
+
 def period_start(moment: float | datetime, period: str) -> date:
-    when = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
+    """First day (UTC) of the day or ISO week holding ``moment``."""
+    if not isinstance(moment, datetime):
+        return _day_start(int(moment // 86400), period)
+    when = moment
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     day = when.astimezone(UTC).date()
