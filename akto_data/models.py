@@ -78,3 +78,10 @@ class UnansweredMessage(Base):
     guessed_topic: Mapped[str | None] = mapped_column(String(64))
     confidence: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    #: The conversation's ``territory`` slot when the message was logged (staff filter the inbox by it).
+    territory: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: What staff made of it in the console inbox: a topic (intent) it now trains, or
+    #: ``out_of_scope``; who, and when. Unhandled rows are the inbox.
+    handled_as: Mapped[str | None] = mapped_column(String(64))
+    handled_by: Mapped[str | None] = mapped_column(String(254))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -27,9 +27,10 @@ def unanswered_text(text: str) -> str:
 
 
 def record_unanswered(session: Session, text: str, reason: str, guessed_topic: str | None,
-                      confidence: float | None) -> None:
-    session.add(UnansweredMessage(text=unanswered_text(text), reason=reason,
-                                  guessed_topic=guessed_topic, confidence=confidence))
+                      confidence: float | None, territory: str | None = None) -> None:
+    """Log a message for staff; ``territory`` is the conversation's slot (the inbox filters on it)."""
+    session.add(UnansweredMessage(text=unanswered_text(text), reason=reason, guessed_topic=guessed_topic,
+                                  confidence=confidence, territory=str(territory)[:32] if territory else None))
 
 
 def record_feedback(session: Session, topic: str, helpful: bool) -> None:

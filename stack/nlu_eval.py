@@ -24,10 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_recall_fscore_support
-from sklearn.pipeline import make_pipeline, make_union
 
 from akto_data.nlu_examples import read_examples
 from akto_data.settings import PROJECT_ROOT
@@ -47,10 +43,27 @@ TRAINING_DIR = PROJECT_ROOT / "nlu"
 OOS_CAUGHT = {"out_of_scope", "nlu_fallback"}
 
 
-def scores(truth: list[str], predicted: list[str]) -> dict[str, object]:
+def precision_recall_f1(truth: list[str], predicted: list[str],
+                        labels: list[str]) -> dict[str, tuple[float, float, float, int]]:
+    """Per label: precision, recall, F1 and support (scikit-learn's figures with
+    ``zero_division=0``, in plain Python so the console can score without scikit-learn)."""
+    result = {}
+    for label in labels:
+        tp = sum(t == label and p == label for t, p in zip(truth, predicted))
+        fp = sum(t != label and p == label for t, p in zip(truth, predicted))
+        support = sum(t == label for t in truth)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        result[label] = (precision, recall, f1, support)
+    return result
+
+
+def scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
+    """Intent figures on one held-out set (the console's retraining gate uses them too)."""
     labels = sorted(set(truth))
-    p, r, f, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
-    per_topic = {label: (p[i], r[i], f[i], int(support[i])) for i, label in enumerate(labels)}
+    per_topic = precision_recall_f1(truth, predicted, labels)
+    f = [per_topic[label][2] for label in labels]
     oos = [pred for t, pred in zip(truth, predicted) if t == "out_of_scope"]
     in_scope = [(t, pred) for t, pred in zip(truth, predicted) if t != "out_of_scope"]
     return {
@@ -106,6 +119,10 @@ def report_entities(name: str, result: dict[str, tuple[float, float, float, int]
 
 
 def baseline_predictions(train: list[tuple[str, str]], texts: list[str]) -> list[str]:
+    from sklearn.feature_extraction.text import TfidfVectorizer  # dev dependency: make eval only
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
     features = make_union(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True),
         TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=True, sublinear_tf=True),

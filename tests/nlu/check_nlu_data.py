@@ -30,7 +30,14 @@ HELDOUT_FRESH = ROOT / "tests" / "nlu" / "heldout_fresh.yml"
 HELDOUT_ENTITIES = [ROOT / "tests" / "nlu" / "heldout_entities.yml", ROOT / "tests" / "nlu" / "heldout_entities_blind.yml"]
 
 INTENTS = ["greet", "goodbye", "thank", "bot_challenge", "ask_help", "ask_apprenticeship", "ask_apprentice_pay", "ask_apprenticeship_age", "ask_contract_types", "ask_find_employer", "request_cfa_contact", "ask_recruiting_jobs", "ask_occupation", "start_orientation", "ask_aids", "ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support", "ask_employer_aid", "ask_poec", "ask_akto", "ask_ici_cest_ma_place", "request_human", "ask_privacy", "delete_my_data", "out_of_scope", "affirm", "deny", "stop", "inform"]
-MIN_TRAIN = defaultdict(lambda: 30, inform=60, out_of_scope=60)
+# New FAQ topics created by staff in the console (domain/staged/*.yml, see
+# akto_data/training/staging.py): accepted with fewer examples and no held-out ones yet.
+STAGED_INTENTS = sorted({i if isinstance(i, str) else next(iter(i))
+                         for p in sorted((ROOT / "domain" / "staged").glob("*.yml"))
+                         for i in (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("intents") or []}
+                        - set(INTENTS))
+INTENTS = INTENTS + STAGED_INTENTS
+MIN_TRAIN = defaultdict(lambda: 30, inform=60, out_of_scope=60, **{i: 3 for i in STAGED_INTENTS})
 MIN_HELDOUT = defaultdict(lambda: 7, out_of_scope=25)
 MIN_HELDOUT_TOTAL = 260
 
@@ -190,7 +197,7 @@ for entity_set in HELDOUT_ENTITIES:
 for i in INTENTS:
     if len(train.get(i, [])) < MIN_TRAIN[i]:
         errors.append(f"training: {i} has {len(train.get(i, []))} examples (< {MIN_TRAIN[i]})")
-    if len(held.get(i, [])) < MIN_HELDOUT[i]:
+    if i not in STAGED_INTENTS and len(held.get(i, [])) < MIN_HELDOUT[i]:
         errors.append(f"held-out: {i} has {len(held.get(i, []))} examples (< {MIN_HELDOUT[i]})")
 n_held = sum(len(v) for v in held.values())
 if n_held < MIN_HELDOUT_TOTAL:
