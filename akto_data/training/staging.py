@@ -50,6 +50,8 @@ DOMAIN_FILE = Path("domain/staged/inbox.yml")
 STORIES_FILE = Path("stories/staged/inbox.yml")
 HELDOUT_DIR = Path("tests/nlu")
 OUT_OF_SCOPE = "out_of_scope"
+#: Dismissed without training (personal details, noise): leaves the inbox, nothing written.
+IGNORED = "ignored"
 #: Intents that are no topic a message can be filed under.
 NOT_ASSIGNABLE = {"nlu_fallback", "inform", OUT_OF_SCOPE}
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]{2,47}$")
@@ -251,15 +253,17 @@ def _check_texts(tree: TrainingTree, topic: str, texts: list[str], field: str) -
 def assign(session: Session, root: Path, ids: list[int], topic: str, actor: str) -> Outcome:
     """File messages under ``topic`` (or ``out_of_scope``): staged examples, messages leave the inbox."""
     tree = TrainingTree(root)
-    if topic != OUT_OF_SCOPE and topic not in tree.topic_labels():
+    if topic not in (OUT_OF_SCOPE, IGNORED) and topic not in tree.topic_labels():
         raise StagingError({"topic": "Choisis un sujet de la liste."})
     rows = _messages(session, ids)
     with _lock():
-        new, already = _check_texts(tree, topic, [example_text(r.text) for r in rows], "topic")
+        new, already = ([], 0) if topic == IGNORED else \
+            _check_texts(tree, topic, [example_text(r.text) for r in rows], "topic")
         now = utcnow()
         for row in rows:
             row.handled_as, row.handled_by, row.handled_at = topic, actor, now
-        record(session, actor, "inbox.out_of_scope" if topic == OUT_OF_SCOPE else "inbox.assign", f"intent:{topic}",
+        action = {OUT_OF_SCOPE: "inbox.out_of_scope", IGNORED: "inbox.ignore"}.get(topic, "inbox.assign")
+        record(session, actor, action, f"intent:{topic}",
                None, {"messages": sorted(r.id for r in rows), "examples_added": len(new)})
         session.flush()
         if new:

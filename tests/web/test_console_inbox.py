@@ -108,7 +108,8 @@ def test_similar_messages_are_grouped_newest_first_and_filtered_by_territory(sta
 def test_assigning_a_group_writes_the_staged_training_file(staff_console, training_root, page):
     seed(("la formation en groupe commence quand", "reunion", "fallback", "greet", 0.2),
          ("quand est ce que la formation en groupe commence", "reunion", "fallback", "greet", 0.22),
-         ("tu fais quoi ce soir", "reunion", "fallback", "greet", 0.15))
+         ("tu fais quoi ce soir", "reunion", "fallback", "greet", 0.15),
+         ("je suis Maëlys de Bras-Panon", "reunion", "fallback", "greet", 0.1))
     open_inbox(page, staff_console)
     group = page.locator(".inbox-group", has_text="formation en groupe")
     group.locator("select[name=topic]").select_option("ask_poec")
@@ -123,10 +124,14 @@ def test_assigning_a_group_writes_the_staged_training_file(staff_console, traini
     with page.expect_navigation():
         other.locator("text=Hors sujet").click()
     assert staged(training_root)["out_of_scope"] == ["tu fais quoi ce soir"]
+    # A message with personal details is dismissed without entering the training data.
+    with page.expect_navigation():
+        page.locator(".inbox-group", has_text="Maëlys").locator("text=Ignorer").click()
     expect(page.locator(".inbox-group")).to_have_count(0)
+    assert "Maëlys" not in str(staged(training_root))
     # The project's data check accepts what was written (no duplicate, no held-out sentence).
     page.goto(f"{staff_console.url}/admin/audit")
-    assert "inbox.assign" in page.content() and "inbox.out_of_scope" in page.content()
+    assert all(action in page.content() for action in ("inbox.assign", "inbox.out_of_scope", "inbox.ignore"))
 
 
 def test_a_held_out_sentence_is_refused_and_nothing_is_written(staff_console, training_root, page):

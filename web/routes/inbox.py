@@ -17,7 +17,7 @@ from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.training import registry
 from akto_data.training.inbox import inbox
 from akto_data.training.models import STARTUP
-from akto_data.training.staging import OUT_OF_SCOPE, NewTopic, StagingError, TrainingTree, assign, create_topic
+from akto_data.training.staging import IGNORED, OUT_OF_SCOPE, NewTopic, StagingError, TrainingTree, assign, create_topic
 from stack import retrain
 from web.app import page
 from web.security import User, require, unit_of_work
@@ -49,7 +49,7 @@ async def inbox_assign(request: Request, topic: str = Form(""), group: str = For
                        action: str = Form("assign"), user: User = Depends(require("staff")),
                        session: Session = Depends(unit_of_work)) -> Response:
     ids = _ids([str(v) for v in (await request.form()).getlist("ids")])
-    target = OUT_OF_SCOPE if action == "out_of_scope" else topic
+    target = {"out_of_scope": OUT_OF_SCOPE, "ignore": IGNORED}.get(action, topic)
     try:
         outcome = assign(session, request.app.state.settings.training_dir, ids, target, user.email)
     except StagingError as exc:
@@ -59,7 +59,7 @@ async def inbox_assign(request: Request, topic: str = Form(""), group: str = For
     label = "hors sujet" if target == OUT_OF_SCOPE else f"le sujet {target}"
     notice = (f"{len(ids)} message(s) classé(s) dans {label} : {outcome.added} exemple(s) ajouté(s) aux données "
               f"d'entraînement en attente" + (f", {outcome.already} déjà présent(s)" if outcome.already else "")
-              + ". Pense à réentraîner.")
+              + ". Pense à réentraîner.") if target != IGNORED else f"{len(ids)} message(s) ignoré(s), sans entraînement."
     query = urlencode({k: v for k, v in {"territory": territory, "ok": notice}.items() if v})
     return RedirectResponse(f"/inbox?{query}", status_code=303)
 
