@@ -1,7 +1,8 @@
 """Two-step fallback and feedback; both feed the staff review log.
 
 Step 1: "Tu voulais dire … ?" with buttons for the one or two likeliest topics.
-Step 2 (a second miss in a row, or "Non, autre chose"): rephrase, menu, or a human.
+Step 2 (a second miss in a row, or "Non, autre chose"): rephrase, menu, or a human; a
+second miss in a row also puts the conversation in the advisors' takeover queue.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import event_intent, intent_payload, latest_intent, parsed_intent, response_text, user_events
 from akto_data.db import session_scope
+from akto_data.leads.notices import is_telegram_chat
 from akto_data.review import record_feedback, record_unanswered
+from akto_data.takeover.core import FALLBACK, request_takeover
 
 #: Intents never offered as "did you mean": they are not topics.
 NOT_TOPICS = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "stop"}
@@ -51,10 +54,14 @@ class ActionFallback(Action):
         latest = tracker.latest_message or {}
         ranking = latest.get("intent_ranking") or []
         guess, confidence = best_guess(ranking)
-        with session_scope() as session:
-            record_unanswered(session, latest.get("text") or "", "fallback", guess, confidence)
         previous = user_events(tracker)[-2:-1]
         second_miss = bool(previous) and event_intent(previous[0]) == "nlu_fallback"
+        with session_scope() as session:
+            record_unanswered(session, latest.get("text") or "", "fallback", guess, confidence)
+            if second_miss and is_telegram_chat(tracker.sender_id):
+                # Two misses in a row: the conversation joins the advisors' queue (silently:
+                # the options below offer a human; an advisor may step in first).
+                request_takeover(session, tracker.sender_id, tracker.get_slot("territory"), FALLBACK)
         options = suggestions(ranking, domain)
         if second_miss or not options:
             dispatcher.utter_message(response="utter_fallback_options")

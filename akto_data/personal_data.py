@@ -22,6 +22,8 @@ The stores:
   After their period they are anonymised, not deleted (territory, training and
   statuses stay for statistics); the idempotency key, which the CFA holds, is
   replaced so the row no longer points to anybody.
+- ``app_takeover`` and ``app_takeover_message``: conversations with an AKTO advisor
+  (requests, the young person's and the advisor's messages), kept like the conversation.
 - Rasa's ``events`` table (its SQL tracker store, in the same database as ours):
   every message, every slot (the lead form's answers among them) and, in each
   event's metadata, the Telegram profile (first name, username, language).
@@ -61,6 +63,7 @@ from akto_data.i18n import text as t
 from akto_data.leads.models import Lead
 from akto_data.models import ButtonPayload, ChatProfile, UnansweredMessage
 from akto_data.review import unanswered_text
+from akto_data.takeover.core import chat_requests, erase_chat_takeovers, expire_takeovers
 
 # -- what counts as personal -------------------------------------------------------
 
@@ -113,6 +116,7 @@ NOT_PERSONAL_TABLES: dict[str, str] = {
     "alembic_version": "schema version",
     "app_staff_account": "AKTO staff accounts: the staff member's own e-mail and name, no young person's data",
     "app_audit_event": "staff changes: ids and content only, never a young person's text or contact",
+    "app_advisor_duty": "whether an AKTO advisor is on duty: staff account id and time only",
     "app_analytics_count": "usage counts per day or week, territory and topic: no chat id, no text, no time of day",
     "app_analytics_cursor": "last row id read from each source by the analytics aggregation",
 }
@@ -411,8 +415,32 @@ class UnansweredStore:
         return _count(session.execute(delete(UnansweredMessage).where(UnansweredMessage.created_at < limit)))
 
 
+class TakeoverStore:
+    """Conversations with an AKTO advisor (:mod:`akto_data.takeover`): the requests and every
+    message either way. Kept as long as the conversation, counted from the last message."""
+
+    name = "takeover"
+    tables: tuple[str, ...] = ("app_takeover", "app_takeover_message")
+    fields: tuple[str, ...] = ("takeover",)
+
+    def show(self, session: Session, chat_id: str) -> list[HeldItem]:
+        requests = list(chat_requests(session, chat_id))
+        if not requests:
+            return []
+        messages = sum(len(request.messages) for request in requests)
+        return [HeldItem("takeover", t("privacy.value.takeover", count=len(requests), messages=messages,
+                                       since=_date(requests[0].requested_at)))]
+
+    def erase(self, session: Session, chat_id: str) -> int:
+        return erase_chat_takeovers(session, chat_id)
+
+    def expire(self, session: Session, now: datetime, retention: Retention) -> int:
+        return expire_takeovers(session, now - retention.conversation)
+
+
 #: Every store of personal data, in the order they are shown and erased.
-STORES: tuple[Store, ...] = (ChatProfileStore(), RasaEventStore(), UnansweredStore(), ButtonStore(), LeadStore())
+STORES: tuple[Store, ...] = (ChatProfileStore(), RasaEventStore(), UnansweredStore(), ButtonStore(), LeadStore(),
+                             TakeoverStore())
 #: Erasure order: the review log is matched through the events, so it goes before them.
 ERASE_ORDER: tuple[Store, ...] = tuple(sorted(STORES, key=lambda store: store.name != "unanswered"))
 

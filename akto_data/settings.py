@@ -96,6 +96,13 @@ class Settings:
     console_listen: str = "127.0.0.1"
     console_port: int = 8080
     console_https: bool = False
+    # Live takeover by an advisor (akto_data/takeover): the assistant resumes after this many
+    # minutes without a message either way; advisors answer on weekdays (not public holidays)
+    # between these local hours of the young person's territory; the bot looks for advisor
+    # messages to send this often (seconds).
+    takeover_silence_minutes: int = 30
+    takeover_hours: str = "08:00-17:00"
+    takeover_poll_interval: float = 1.0
 
 
 def load_settings() -> Settings:
@@ -130,6 +137,9 @@ def load_settings() -> Settings:
         console_listen=os.environ.get("CONSOLE_LISTEN", Settings.console_listen),
         console_port=_env_int("CONSOLE_PORT", Settings.console_port),
         console_https=os.environ.get("CONSOLE_HTTPS", "") in ("1", "true", "yes"),
+        takeover_silence_minutes=_env_int("TAKEOVER_SILENCE_MINUTES", Settings.takeover_silence_minutes),
+        takeover_hours=os.environ.get("TAKEOVER_HOURS") or Settings.takeover_hours,
+        takeover_poll_interval=_env_float("TAKEOVER_POLL_INTERVAL", Settings.takeover_poll_interval),
     )
 
 

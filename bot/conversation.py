@@ -5,6 +5,10 @@ with a :class:`UserAction` and a ``send`` coroutine; everything in between
 (payload-injection filter, commands, Rasa call, apology and retry) happens here,
 so the console exercises the same code path as Telegram.
 
+Takeover: while an AKTO advisor has taken the chat over (Telegram only), the young
+person's messages are kept for the advisor's page instead of going to Rasa, and
+``/annuler`` gives the chat back to the assistant (:mod:`akto_data.takeover.core`).
+
 Rasa down or slow (decision): the user gets an apology as soon as the answer
 budget (``RASA_TIMEOUT``, 4 s) is spent. A *slow* Rasa keeps the original
 request running, and its answer is delivered when it comes (re-sending would
@@ -33,6 +37,7 @@ from typing import Any
 
 from akto_data.i18n import text as t
 from akto_data.settings import Settings
+from akto_data.takeover.core import Routing, route_incoming_now
 from bot.guard import clean_deep_link, is_rasa_payload
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.replies import Button, OutgoingMessage, from_rasa
@@ -74,6 +79,8 @@ class UserAction:
     button_payload: str | None = None
     media_kind: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the pressed button said (with ``button_payload``): shown to an advisor during a takeover.
+    button_title: str | None = None
 
 
 def start_payload(deep_link: str | None) -> str:
@@ -87,9 +94,12 @@ def start_payload(deep_link: str | None) -> str:
 class Conversation:
     """Turns user actions into Rasa messages and Rasa answers into messages."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient) -> None:
+    def __init__(self, settings: Settings, rasa: RasaClient, *, takeovers: bool = False) -> None:
         self.settings = settings
         self.rasa = rasa
+        #: Whether an advisor may take a chat over (Telegram): then every message is first
+        #: checked against the takeover queue (:func:`akto_data.takeover.core.route_incoming`).
+        self.takeovers = takeovers
 
     def rasa_message_for(self, action: UserAction) -> str | None:
         """The text to send to Rasa, or ``None`` when the action is answered locally."""
@@ -107,6 +117,16 @@ class Conversation:
         if action.media_kind is not None:
             await send(OutgoingMessage(t(MEDIA_TEXT_KEYS.get(action.media_kind, "bot.media.other"))))
             return
+        if self.takeovers:
+            routing = await asyncio.to_thread(
+                route_incoming_now, action.chat_id, action.text or action.button_title, action.command)
+            if routing is Routing.TO_ADVISOR:
+                return  # kept for the advisor's page; the assistant is paused for this chat
+            if routing is Routing.ENDED:
+                await send(OutgoingMessage(t("takeover.ended.young")))
+                return
+            if routing is Routing.WITHDRAWN:
+                await send(OutgoingMessage(t("takeover.withdrawn")))
         message = self.rasa_message_for(action)
         if message is None:
             if action.command is not None or (action.text and is_rasa_payload(action.text)):

@@ -15,18 +15,29 @@ from contextlib import suppress
 from datetime import timedelta
 
 from telegram import Bot
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from akto_data.leads.notices import send_due_notices
 from akto_data.leads.outbox import SendFailed
+from bot.pacing import ChatPacer
+from bot.replies import OutgoingMessage
 
 log = logging.getLogger(__name__)
 
 
-async def send_notice(bot: Bot, chat_id: str, text: str) -> None:
-    """One notice, with Telegram's refusals translated into the outbox's terms."""
+async def send_notice(bot: Bot, chat_id: str, text: str, *, pacer: ChatPacer | None = None) -> None:
+    """One notice, with Telegram's refusals translated into the outbox's terms.
+
+    With ``pacer`` (messages of a takeover, part of a live chat) the chat's pacing is
+    kept and the text is escaped for HTML parse mode, as for the assistant's answers.
+    """
     try:
-        await bot.send_message(int(chat_id), text)
+        if pacer is None:
+            await bot.send_message(int(chat_id), text)
+        else:
+            await pacer.wait(int(chat_id))
+            await bot.send_message(int(chat_id), OutgoingMessage(text).html(), parse_mode=ParseMode.HTML)
     except Forbidden as exc:
         raise SendFailed(f"Telegram 403 Forbidden: {exc.message}", permanent=True) from None
     except BadRequest as exc:

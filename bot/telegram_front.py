@@ -77,7 +77,7 @@ class TelegramFront:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.rasa = RasaClient(settings.rasa_url, token=settings.rasa_auth_token)
-        self.conversation = Conversation(settings, self.rasa)
+        self.conversation = Conversation(settings, self.rasa, takeovers=True)
         self.pacer = ChatPacer(settings.chat_min_interval)
         self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)
         self.presses = FloodLimiter(settings.flood_max_presses, settings.flood_window)
@@ -157,7 +157,8 @@ class TelegramFront:
         if stored.payload in (ERASE_YES, ERASE_NO):
             await self._erase(context, chat_id, confirmed=stored.payload == ERASE_YES)
             return
-        action = UserAction(str(chat_id), button_payload=stored.payload, metadata=self.metadata(update))
+        action = UserAction(str(chat_id), button_payload=stored.payload, metadata=self.metadata(update),
+                            button_title=stored.title)
         await self._run(update, context, action)
 
     @staticmethod
@@ -262,12 +263,21 @@ class TelegramFront:
 
         self.notices = NoticeSender(app.bot, self.settings.lead_notice_interval)
         self.notices.start()
+        # ... and the messages of AKTO advisors who took a conversation over (web console).
+        from bot.takeover import TakeoverRelay
+
+        self.takeovers = TakeoverRelay(app.bot, self.pacer, interval=self.settings.takeover_poll_interval,
+                                       silence_minutes=self.settings.takeover_silence_minutes)
+        self.takeovers.start()
         print(f"{READY_MARKER} @{me.username}", flush=True)
 
     async def _post_shutdown(self, _app: Application) -> None:
         notices = getattr(self, "notices", None)
         if notices is not None:
             await notices.stop()
+        takeovers = getattr(self, "takeovers", None)
+        if takeovers is not None:
+            await takeovers.stop()
         await self.rasa.aclose()
 
     def webhook_options(self) -> dict[str, Any]:

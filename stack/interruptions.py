@@ -24,7 +24,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "start_orientation": ("action_quiz",),
     "request_cfa_contact": (),  # only in lead_form (OVERRIDES); other forms switch to it
     "ask_occupation": ("action_occupation_card",),
-    "request_human": ("utter_request_human",),
+    "request_human": ("action_request_human",),
     "delete_my_data": ("utter_delete_my_data",),
     "ask_privacy": ("action_answer_faq",),
     "greet": ("utter_greet",),

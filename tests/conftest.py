@@ -61,7 +61,9 @@ def postgres_db(monkeypatch, postgres_available):
     import akto_data.analytics.models
     import akto_data.catalogue.tables
     import akto_data.catalogue.version_models
-    import akto_data.leads.models  # noqa: F401  (and the lead tables)
+    import akto_data.leads.models  # and the lead tables
+    import akto_data.staff.models
+    import akto_data.takeover.models  # noqa: F401
 
     Base.metadata.drop_all(engine)
     with engine.begin() as connection:

@@ -45,6 +45,7 @@ from akto_data.personal_data import (
 from akto_data.privacy import erase_chat, what_we_hold
 from akto_data.review import record_feedback, record_unanswered
 from akto_data.settings import PROJECT_ROOT
+from akto_data.takeover.core import ACTIVE, ASKED, open_request, request_takeover, route_incoming
 from bot.conversation import start_payload
 from bot.guard import clean_deep_link
 from bot.telegram_front import TelegramFront
@@ -135,6 +136,12 @@ def seed(engine: Engine, chat: str = CHAT, events_at: float | None = None) -> No
     with session_scope() as session:
         record_unanswered(session, FREE_TEXT, "fallback", "ask_occupation", 0.2)
         record_feedback(session, "ask_apprentice_pay", True)
+    with session_scope() as session:  # an advisor took the chat over; the young person wrote to them
+        request_takeover(session, chat, "martinique", ASKED)
+        taken = open_request(session, chat)
+        assert taken is not None
+        taken.state = ACTIVE
+        route_incoming(session, chat, f"{FIRST_NAME}, {PHONE}, {EMAIL} : {FREE_TEXT}", None)
     lead = create_lead({
         "chat_id": chat, "cfa_id": "mq_umih", "rome": "G1602", "training": "CAP Cuisine", "first_name": FIRST_NAME,
         "age": 19, "territory": "martinique", "town": "Sainte-Luce", "diploma_level": 3, "start_when": "rentree",

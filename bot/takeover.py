@@ -1,0 +1,96 @@
+"""The bot's side of a live takeover (the core is :mod:`akto_data.takeover.core`).
+
+The console queues the advisor's messages and the notices (advisor here, assistant
+back) in the database; only the bot holds the Telegram token, so a task of its event
+loop sends them, with the same claim / lease / record loop as the lead notices
+(:mod:`bot.notices`), the chat's pacing and the HTML escaping of every answer. The
+same task gives a chat back to the assistant after ``TAKEOVER_SILENCE_MINUTES``
+without a message either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from telegram import Bot
+
+from akto_data.db import session_scope
+from akto_data.leads.outbox import SendFailed, error_text
+from akto_data.models import utcnow
+from akto_data.takeover.core import Outgoing, claim_outgoing, close_silent, record_outgoing
+from bot.notices import send_notice
+from bot.pacing import ChatPacer
+
+log = logging.getLogger(__name__)
+
+
+def _round_start(now: datetime, silence: timedelta) -> list[Outgoing]:
+    with session_scope() as session:
+        closed = close_silent(session, now, silence)
+        if closed:
+            log.info("takeovers given back to the assistant after %s of silence: %s", silence, closed)
+    with session_scope() as session:
+        return claim_outgoing(session, now)
+
+
+def _record(message_id: int, now: datetime, failure: SendFailed | None) -> None:
+    with session_scope() as session:
+        record_outgoing(session, message_id, now, failure)
+
+
+class TakeoverRelay:
+    """Every ``interval`` seconds: close silent takeovers, send the queued messages."""
+
+    def __init__(self, bot: Bot, pacer: ChatPacer, *, interval: float = 1.0, silence_minutes: int = 30,
+                 clock: Callable[[], datetime] = utcnow, deadline: float = 20.0) -> None:
+        self.bot = bot
+        self.pacer = pacer
+        self.interval = interval
+        self.silence = timedelta(minutes=silence_minutes)
+        #: Tests move it forward to see the silence rule work.
+        self.clock = clock
+        self.deadline = deadline
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="takeover-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> int:
+        """One round; how many messages went through."""
+        messages = await asyncio.to_thread(_round_start, self.clock(), self.silence)
+        delivered = 0
+        for message in messages:
+            failure: SendFailed | None = None
+            try:
+                await asyncio.wait_for(send_notice(self.bot, message.chat_id, message.text, pacer=self.pacer),
+                                       self.deadline)
+                delivered += 1
+            except SendFailed as exc:
+                failure = exc
+            except TimeoutError:
+                failure = SendFailed(f"délai de {self.deadline:g} s dépassé (Telegram)")
+            except Exception as exc:  # recorded on the row, never raised to the loop
+                failure = SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
+            if failure is not None:
+                log.warning("takeover message %s not delivered: %s", message.message_id, failure.reason)
+            await asyncio.to_thread(_record, message.message_id, self.clock(), failure)
+        return delivered
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a database hiccup: try again next round
+                log.exception("takeover round failed")
+            await asyncio.sleep(self.interval)
