@@ -119,26 +119,31 @@ def build(session: Session, filters: Filters, territory_names: dict[str, str], t
     where = [counts.period == filters.period, counts.start >= filters.start, counts.start <= filters.end]
     if filters.territory:
         where.append(counts.territory == ("" if filters.territory == "inconnu" else filters.territory))
-    rows = session.execute(select(counts.start, counts.territory, counts.metric, counts.key, func.sum(counts.value))
-                           .where(*where).group_by(counts.start, counts.territory, counts.metric, counts.key)).all()
+    # three small GROUP BYs done by the database (a few hundred rows back, whatever the volume)
     by_period: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_territory: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
     topics: dict[str, int] = defaultdict(int)
     feedback: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     funnel: dict[str, int] = defaultdict(int)
-    for start, territory, metric, key, value in rows:
+    series = [*where, counts.metric.in_(SERIES_METRICS)]
+    for start, metric, value in session.execute(select(counts.start, counts.metric, func.sum(counts.value))
+                                                .where(*series).group_by(counts.start, counts.metric)):
+        by_period[start][metric] += int(value or 0)
+        totals[metric] += int(value or 0)
+    for territory, metric, value in session.execute(select(counts.territory, counts.metric, func.sum(counts.value))
+                                                    .where(*series).group_by(counts.territory, counts.metric)):
+        by_territory[territory][metric] += int(value or 0)
+    others = [*where, counts.metric.in_(("topic", "feedback_up", "feedback_down", "funnel"))]
+    for metric, key, value in session.execute(select(counts.metric, counts.key, func.sum(counts.value))
+                                              .where(*others).group_by(counts.metric, counts.key)):
         value = int(value or 0)
-        if metric in SERIES_METRICS:
-            by_period[start][metric] += value
-            by_territory[territory][metric] += value
-            totals[metric] += value
-        elif metric == "topic":
+        if metric == "topic":
             topics[key] += value
-        elif metric in ("feedback_up", "feedback_down"):
-            feedback[key][0 if metric == "feedback_up" else 1] += value
         elif metric == "funnel":
             funnel[key] += value
+        else:
+            feedback[key][0 if metric == "feedback_up" else 1] += value
     report = Report(filters, totals=dict(totals))
     for start in _periods(filters):
         values = by_period.get(start, {})
