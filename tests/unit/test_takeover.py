@@ -141,3 +141,50 @@ def test_advisor_messages_are_claimed_once_and_retried(people):
         core.record_outgoing(session, retried[0].message_id, now, SendFailed("Telegram 403", permanent=True))
         states = {m.id: m.delivery for m in session.query(TakeoverMessage)}
         assert states == {claimed[0].message_id: core.SENT, claimed[1].message_id: core.FAILED}
+
+
+# -- the actions that put a chat in the queue ---------------------------------------------------
+
+def _tracker(sender: str, texts_intents: list[tuple[str, str]], territory: str | None = "martinique"):
+    from rasa_sdk import Tracker
+
+    events = [{"event": "user", "text": text, "parse_data": {
+        "text": text, "intent": {"name": intent, "confidence": 0.4}, "entities": [],
+        "intent_ranking": [{"name": intent, "confidence": 0.4}]}} for text, intent in texts_intents]
+    return Tracker(sender, {"territory": territory}, events[-1]["parse_data"], events, False, None, {}, "")
+
+
+async def test_two_misses_in_a_row_put_the_chat_in_the_queue_silently(people):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.fallback import ActionFallback
+
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(dispatcher, _tracker(CHAT, [("blabla", "nlu_fallback")]), {"responses": {}})
+    with session_scope() as session:
+        assert core.open_request(session, CHAT) is None  # one miss: not yet
+    await ActionFallback().run(dispatcher, _tracker(CHAT, [("blabla", "nlu_fallback"), ("bof", "nlu_fallback")]),
+                               {"responses": {}})
+    with session_scope() as session:
+        request = core.open_request(session, CHAT)
+        assert request is not None and (request.reason, request.territory) == (core.FALLBACK, "martinique")
+        assert [r.chat_id for r in core.queue(session, people["mq"])] == [CHAT]
+    assert [m.get("response") for m in dispatcher.messages][-1] == "utter_fallback_options"
+
+
+async def test_asking_for_a_human_records_the_request_and_says_when(people):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.human import ActionRequestHuman
+
+    dispatcher = CollectingDispatcher()
+    await ActionRequestHuman().run(dispatcher, _tracker(CHAT, [("un conseiller svp", "request_human")], None), {})
+    assert "Aucun conseiller AKTO n'est disponible" in dispatcher.messages[0]["text"]
+    with session_scope() as session:
+        request = core.open_request(session, CHAT)
+        assert request is not None and request.territory is None and request.reason == core.ASKED
+        assert [r.chat_id for r in core.queue(session, people["gp"])] == [CHAT]  # unknown territory: everyone
+    # The terminal chat of make run cannot be taken over: the CFA option instead, nothing queued.
+    dispatcher = CollectingDispatcher()
+    await ActionRequestHuman().run(dispatcher, _tracker("console-lea", [("un conseiller", "request_human")]), {})
+    assert dispatcher.messages[0]["text"] == t("takeover.requested.not_here")
