@@ -57,7 +57,8 @@ class ActionFallback(Action):
         previous = user_events(tracker)[-2:-1]
         second_miss = bool(previous) and event_intent(previous[0]) == "nlu_fallback"
         with session_scope() as session:
-            record_unanswered(session, latest.get("text") or "", "fallback", guess, confidence)
+            record_unanswered(session, latest.get("text") or "", "fallback", guess, confidence,
+                              tracker.get_slot("territory"))
             if second_miss and is_telegram_chat(tracker.sender_id):
                 # Two misses in a row: the conversation joins the advisors' queue (silently:
                 # the options below offer a human; an advisor may step in first).
@@ -87,6 +88,6 @@ class ActionStoreFeedback(Action):
             record_feedback(session, topic, helpful)
             if not helpful:
                 record_unanswered(session, (question or {}).get("text") or "", "negative_feedback", topic,
-                                  intent.get("confidence"))
+                                  intent.get("confidence"), tracker.get_slot("territory"))
         dispatcher.utter_message(response="utter_feedback_thanks" if helpful else "utter_feedback_sorry")
         return []

@@ -18,6 +18,8 @@ The stores:
   message as stored in Rasa's events (masked the same way), so it can be shown and
   erased while the conversation exists, and its retention is kept no longer than the
   conversation's.
+  With the text it keeps the conversation's territory slot (the console's inbox
+  filters on it), shown beside the text and erased with it.
 - ``app_lead`` with ``app_lead_status`` and ``app_outbox``: requests sent to CFAs.
   After their period they are anonymised, not deleted (territory, training and
   statuses stay for statistics); the idempotency key, which the CFA holds, is
@@ -116,9 +118,10 @@ NOT_PERSONAL_TABLES: dict[str, str] = {
     "alembic_version": "schema version",
     "app_staff_account": "AKTO staff accounts: the staff member's own e-mail and name, no young person's data",
     "app_audit_event": "staff changes: ids and content only, never a young person's text or contact",
-    "app_advisor_duty": "whether an AKTO advisor is on duty: staff account id and time only",
+    "app_nlu_model": "retrained models: file, scores on the held-out sets, staff e-mail; no young person's text",
     "app_analytics_count": "usage counts per day or week, territory and topic: no chat id, no text, no time of day",
     "app_analytics_cursor": "last row id read from each source by the analytics aggregation",
+    "app_advisor_duty": "whether an AKTO advisor is on duty: staff account id and time only",
 }
 #: Prefix of the catalogue tables (content staff publish: occupations, CFAs, aids...).
 CATALOGUE_PREFIX = "cat_"
@@ -401,8 +404,10 @@ class UnansweredStore:
         texts = self._texts(session, chat_id)
         if not texts:
             return []
-        rows = list(session.scalars(select(UnansweredMessage.text).where(UnansweredMessage.text.in_(texts))))
-        return [HeldItem("unanswered", _value([f"« {text} »" for text in rows]))] if rows else []
+        rows = list(session.execute(select(UnansweredMessage.text, UnansweredMessage.territory)
+                                    .where(UnansweredMessage.text.in_(texts))))
+        shown = [f"« {text} »" + (f" ({territory})" if territory else "") for text, territory in rows]
+        return [HeldItem("unanswered", _value(shown))] if rows else []
 
     def erase(self, session: Session, chat_id: str) -> int:
         texts = self._texts(session, chat_id)

@@ -103,6 +103,10 @@ class Settings:
     takeover_silence_minutes: int = 30
     takeover_hours: str = "08:00-17:00"
     takeover_poll_interval: float = 1.0
+    # Retraining from the console: the tree holding config.yml, domain/, nlu/, stories/, the
+    # held-out sets (tests/nlu/heldout*.yml) and content/; staged examples are written under it
+    # and new models go to its models/ folder. Tests point it at a small copy.
+    training_dir: Path = PROJECT_ROOT
 
 
 def load_settings() -> Settings:
@@ -140,6 +144,7 @@ def load_settings() -> Settings:
         takeover_silence_minutes=_env_int("TAKEOVER_SILENCE_MINUTES", Settings.takeover_silence_minutes),
         takeover_hours=os.environ.get("TAKEOVER_HOURS") or Settings.takeover_hours,
         takeover_poll_interval=_env_float("TAKEOVER_POLL_INTERVAL", Settings.takeover_poll_interval),
+        training_dir=Path(os.environ.get("TRAINING_DATA_DIR") or PROJECT_ROOT).resolve(),
     )
 
 

@@ -63,7 +63,8 @@ def postgres_db(monkeypatch, postgres_available):
     import akto_data.catalogue.version_models
     import akto_data.leads.models  # and the lead tables
     import akto_data.staff.models
-    import akto_data.takeover.models  # noqa: F401
+    import akto_data.takeover.models
+    import akto_data.training.models  # noqa: F401
 
     Base.metadata.drop_all(engine)
     with engine.begin() as connection:

@@ -76,8 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    from web.routes import admin, analytics, auth, content, home, takeover
+    from web.routes import admin, analytics, auth, content, home, inbox, takeover
 
-    for module in (auth, home, admin, content, analytics, takeover):
+    for module in (auth, home, admin, content, analytics, takeover, inbox):
         app.include_router(module.router)
     return app

@@ -10,7 +10,8 @@ import akto_data.catalogue.tables
 import akto_data.catalogue.version_models
 import akto_data.leads.models
 import akto_data.staff.models
-import akto_data.takeover.models  # noqa: F401
+import akto_data.takeover.models
+import akto_data.training.models  # noqa: F401
 from akto_data.db import get_engine
 from akto_data.models import Base
 

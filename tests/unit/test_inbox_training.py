@@ -41,3 +41,24 @@ def test_scores_without_scikit_learn_match_the_definitions():
     result = scores(["a", "a", "b", "out_of_scope"], ["a", "b", "b", "nlu_fallback"])
     assert result["per_topic"]["a"][:3] == (1.0, 0.5, 2 / 3)
     assert result["oos_catch"] == 1.0 and result["accuracy"] == 0.5
+
+
+async def test_fallback_and_thumbs_down_log_the_conversations_territory(sqlite_db):
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.fallback import ActionFallback, ActionStoreFeedback
+    from akto_data.review import unanswered
+
+    def user(text: str, intent: str) -> dict:
+        return {"event": "user", "text": text, "parse_data": {
+            "text": text, "intent": {"name": intent, "confidence": 0.3},
+            "intent_ranking": [{"name": intent, "confidence": 0.3}], "entities": []}}
+
+    missed = [user("c koi la poec", "nlu_fallback")]
+    await ActionFallback().run(CollectingDispatcher(), Tracker("c1", {"territory": "mayotte"}, missed[-1]["parse_data"],
+                                                                 missed, False, None, {}, ""), {})
+    thumbs = [user("aide permis ?", "ask_driving_licence_aid"), user("/feedback_negative", "feedback_negative")]
+    await ActionStoreFeedback().run(CollectingDispatcher(), Tracker("c2", {}, thumbs[-1]["parse_data"], thumbs,
+                                                                    False, None, {}, ""), {})
+    assert sorted((r.text, r.territory) for r in unanswered()) == [("aide permis ?", None), ("c koi la poec", "mayotte")]
