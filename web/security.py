@@ -79,12 +79,17 @@ def end_session(request: Request) -> None:
 
 
 def unit_of_work() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed when the handler returns."""
+    """FastAPI dependency: one session per request, committed when the handler returns.
+
+    Always used as ``Depends(unit_of_work, scope="function")``: with FastAPI's default
+    scope the commit runs after the response is sent, so the page a redirect opens
+    could read the database before the change was saved.
+    """
     with session_scope() as session:
         yield session
 
 
-def current_user(request: Request, session: Session = Depends(unit_of_work)) -> User:
+def current_user(request: Request, session: Session = Depends(unit_of_work, scope="function")) -> User:
     data = request.session
     now = int(time.time())
     uid = data.get("uid")

@@ -92,3 +92,17 @@ def test_logout_ends_the_session(console, page):
     page.wait_for_url(f"{console.url}/login")
     page.goto(f"{console.url}/")
     assert "/login" in page.url
+
+
+def test_every_database_dependency_commits_before_the_response():
+    """A redirect after a form must show the change: FastAPI's default dependency scope
+    commits after the response is sent (seen: a new account missing from the next page)."""
+    import re
+    from pathlib import Path
+
+    from akto_data.settings import PROJECT_ROOT
+
+    late = [f"{path.name}:{n}" for path in sorted(Path(PROJECT_ROOT, "web").rglob("*.py"))
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if re.search(r"Depends\(unit_of_work\)", line)]
+    assert not late, late

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/admin")
 
 @router.get("/accounts")
 async def account_list(request: Request, user: User = Depends(require("admin")),
-                       session: Session = Depends(unit_of_work)) -> Response:
+                       session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return page(request, "accounts.html", user, accounts=accounts(session), roles=ROLES,
                 territories=HOME_TERRITORIES, form={}, errors={})
 
@@ -26,7 +26,7 @@ async def account_list(request: Request, user: User = Depends(require("admin")),
 @router.post("/accounts")
 async def account_create(request: Request, email: str = Form(""), name: str = Form(""), role: str = Form(""),
                          password: str = Form(""), user: User = Depends(require("admin")),
-                         session: Session = Depends(unit_of_work)) -> Response:
+                         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     territories = [str(t) for t in (await request.form()).getlist("territories")]
     try:
         create_account(session, email=email, name=name, role=role, password=password, territories=territories,
@@ -41,18 +41,18 @@ async def account_create(request: Request, email: str = Form(""), name: str = Fo
 
 @router.post("/accounts/{account_id}/active")
 async def account_active(account_id: int, active: str = Form("0"), user: User = Depends(require("admin")),
-                         session: Session = Depends(unit_of_work)) -> Response:
+                         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     set_active(session, account_id, active == "1", user.email)
     return RedirectResponse("/admin/accounts", status_code=303)
 
 
 @router.get("/audit")
 async def audit_log(request: Request, user: User = Depends(require("admin")),
-                    session: Session = Depends(unit_of_work)) -> Response:
+                    session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return page(request, "audit.html", user, events=audit.events(session))
 
 
 @router.get("/audit.csv")
-async def audit_csv(user: User = Depends(require("admin")), session: Session = Depends(unit_of_work)) -> Response:
+async def audit_csv(user: User = Depends(require("admin")), session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return Response(audit.export_csv(audit.events(session, limit=100_000)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=journal-des-modifications.csv"})

@@ -55,7 +55,7 @@ def charts(built: report.Report) -> dict[str, Any]:
 
 @router.get("")
 async def analytics_page(request: Request, user: User = Depends(require("staff")),
-                         session: Session = Depends(unit_of_work)) -> Response:
+                         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     names = territory_names(session)
     errors: dict[str, str] = {}
     try:
@@ -71,7 +71,7 @@ async def analytics_page(request: Request, user: User = Depends(require("staff")
 
 @router.get("/{table}.csv")
 async def analytics_csv(table: str, request: Request, user: User = Depends(require("staff")),
-                        session: Session = Depends(unit_of_work)) -> Response:
+                        session: Session = Depends(unit_of_work, scope="function")) -> Response:
     if table not in report.TABLES:
         raise HTTPException(status_code=404, detail="Tableau inconnu.")
     names = territory_names(session)
@@ -87,7 +87,7 @@ async def analytics_csv(table: str, request: Request, user: User = Depends(requi
 
 @router.post("/refresh")
 async def analytics_refresh(request: Request, user: User = Depends(require("staff")),
-                            session: Session = Depends(unit_of_work)) -> Response:
+                            session: Session = Depends(unit_of_work, scope="function")) -> Response:
     refresh(session)
     # Committed before the redirect: FastAPI closes a request-scoped dependency (the unit
     # of work) only after the response is sent, so the next page could read old counts.

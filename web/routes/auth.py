@@ -46,7 +46,7 @@ async def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login")
 async def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
-                session: Session = Depends(unit_of_work)) -> Response:
+                session: Session = Depends(unit_of_work, scope="function")) -> Response:
     address = request.client.host if request.client else "?"
     if _address_throttled(address):
         return page(request, "login.html", status_code=429, next=_safe_next(next), email=email,

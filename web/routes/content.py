@@ -63,7 +63,7 @@ def _options(kind: Kind, documents: Documents) -> dict[str, tuple[str, ...]]:
 
 @router.get("")
 async def index(request: Request, user: User = Depends(require("staff")),
-                session: Session = Depends(unit_of_work)) -> Response:
+                session: Session = Depends(unit_of_work, scope="function")) -> Response:
     documents, running = _running(session)
     counts = {kind.name: len(kind.entries(documents)) for kind in KINDS.values()}
     return page(request, "content_index.html", user, kinds=KINDS, counts=counts, running=running,
@@ -72,13 +72,13 @@ async def index(request: Request, user: User = Depends(require("staff")),
 
 @router.get("/versions")
 async def version_list(request: Request, user: User = Depends(require("staff")),
-                       session: Session = Depends(unit_of_work)) -> Response:
+                       session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return page(request, "content_versions.html", user, history=versions(session))
 
 
 @router.get("/versions/{number}")
 async def version_detail(number: int, request: Request, user: User = Depends(require("staff")),
-                         session: Session = Depends(unit_of_work)) -> Response:
+                         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     row = version(session, number)
     if row is None:
         raise HTTPException(status_code=404, detail="Version inconnue.")
@@ -88,7 +88,7 @@ async def version_detail(number: int, request: Request, user: User = Depends(req
 
 @router.post("/versions/{number}/restaurer")
 async def version_restore(number: int, request: Request, user: User = Depends(require("staff")),
-                          session: Session = Depends(unit_of_work)) -> Response:
+                          session: Session = Depends(unit_of_work, scope="function")) -> Response:
     try:
         published = restore(session, number, author=user.email, topics=domain_topics())
     except NoVersion as exc:
@@ -105,7 +105,7 @@ async def version_restore(number: int, request: Request, user: User = Depends(re
 
 
 @router.get("/export.zip")
-async def export_zip(user: User = Depends(require("staff")), session: Session = Depends(unit_of_work),
+async def export_zip(user: User = Depends(require("staff")), session: Session = Depends(unit_of_work, scope="function"),
                      version: int | None = None) -> Response:
     try:
         documents, number = documents_for(session, version)
@@ -117,7 +117,7 @@ async def export_zip(user: User = Depends(require("staff")), session: Session = 
 
 @router.get("/{kind_name}")
 async def entry_list(kind_name: str, request: Request, q: str = "", user: User = Depends(require("staff")),
-                     session: Session = Depends(unit_of_work)) -> Response:
+                     session: Session = Depends(unit_of_work, scope="function")) -> Response:
     kind = _kind(kind_name)
     documents, running = _running(session)
     if kind.list_key is None:
@@ -139,7 +139,7 @@ def _edit_page(request: Request, user: User, kind: Kind, documents: Documents, r
 
 @router.get("/{kind_name}/nouveau")
 async def entry_new(kind_name: str, request: Request, user: User = Depends(require("staff")),
-                    session: Session = Depends(unit_of_work)) -> Response:
+                    session: Session = Depends(unit_of_work, scope="function")) -> Response:
     kind = _kind(kind_name)
     documents, running = _running(session)
     return _edit_page(request, user, kind, documents, running, None, {}, base_hash="", base_version=running.number)
@@ -147,7 +147,7 @@ async def entry_new(kind_name: str, request: Request, user: User = Depends(requi
 
 @router.get("/{kind_name}/{key}")
 async def entry_edit(kind_name: str, key: str, request: Request, user: User = Depends(require("staff")),
-                     session: Session = Depends(unit_of_work)) -> Response:
+                     session: Session = Depends(unit_of_work, scope="function")) -> Response:
     kind = _kind(kind_name)
     documents, running = _running(session)
     entry = kind.find(documents, key)
@@ -169,7 +169,7 @@ def _typed(kind: Kind, key: str | None, documents: Documents, form: dict[str, li
 @router.post("/{kind_name}/apercu")
 @router.post("/{kind_name}/{key}/apercu")
 async def entry_preview(kind_name: str, request: Request, key: str | None = None,
-                        user: User = Depends(require("staff")), session: Session = Depends(unit_of_work)) -> Response:
+                        user: User = Depends(require("staff")), session: Session = Depends(unit_of_work, scope="function")) -> Response:
     """The Telegram rendering of the form as typed (htmx fragment); nothing is saved."""
     kind = _kind(kind_name)
     documents, _running_row = _running(session)
@@ -188,7 +188,7 @@ async def entry_preview(kind_name: str, request: Request, key: str | None = None
 @router.post("/{kind_name}")
 @router.post("/{kind_name}/{key}")
 async def entry_publish(kind_name: str, request: Request, key: str | None = None,
-                        user: User = Depends(require("staff")), session: Session = Depends(unit_of_work)) -> Response:
+                        user: User = Depends(require("staff")), session: Session = Depends(unit_of_work, scope="function")) -> Response:
     kind = _kind(kind_name)
     documents, running = _running(session)
     form = _form_data(await request.form())

@@ -14,7 +14,7 @@ router = APIRouter()
 
 
 @router.get("/")
-async def home(request: Request, user: User = Depends(current_user), session: Session = Depends(unit_of_work)
+async def home(request: Request, user: User = Depends(current_user), session: Session = Depends(unit_of_work, scope="function")
                ) -> Response:
     facts = facts_to_check(session) if user.can("staff") else []
     return page(request, "home.html", user, facts=facts)

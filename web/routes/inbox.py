@@ -40,14 +40,14 @@ def _inbox_page(request: Request, user: User, session: Session, territory: str, 
 
 @router.get("/inbox")
 async def inbox_page(request: Request, territory: str = "", user: User = Depends(require("staff")),
-                     session: Session = Depends(unit_of_work)) -> Response:
+                     session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return _inbox_page(request, user, session, territory)
 
 
 @router.post("/inbox/assign")
 async def inbox_assign(request: Request, topic: str = Form(""), group: str = Form(""), territory: str = Form(""),
                        action: str = Form("assign"), user: User = Depends(require("staff")),
-                       session: Session = Depends(unit_of_work)) -> Response:
+                       session: Session = Depends(unit_of_work, scope="function")) -> Response:
     ids = _ids([str(v) for v in (await request.form()).getlist("ids")])
     target = {"out_of_scope": OUT_OF_SCOPE, "ignore": IGNORED}.get(action, topic)
     try:
@@ -66,7 +66,7 @@ async def inbox_assign(request: Request, topic: str = Form(""), group: str = For
 
 @router.get("/inbox/new-topic")
 async def new_topic_form(request: Request, user: User = Depends(require("staff")),
-                         session: Session = Depends(unit_of_work)) -> Response:
+                         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     ids = _ids(request.query_params.getlist("ids"))
     return _topic_page(request, user, session, ids, NewTopic(), {})
 
@@ -80,7 +80,7 @@ def _topic_page(request: Request, user: User, session: Session, ids: list[int], 
 @router.post("/inbox/new-topic")
 async def new_topic_create(request: Request, name: str = Form(""), label: str = Form(""), answer: str = Form(""),
                            source: str = Form(""), examples: str = Form(""), user: User = Depends(require("staff")),
-                           session: Session = Depends(unit_of_work)) -> Response:
+                           session: Session = Depends(unit_of_work, scope="function")) -> Response:
     ids = _ids([str(v) for v in (await request.form()).getlist("ids")])
     form = NewTopic(name=name, label=label, answer=answer, source=source, examples=examples)
     try:
@@ -104,14 +104,14 @@ def _models_context(session: Session) -> dict[str, Any]:
 
 @router.get("/models")
 async def models_page(request: Request, user: User = Depends(require("staff")),
-                      session: Session = Depends(unit_of_work)) -> Response:
+                      session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return page(request, "models.html", user, error=request.query_params.get("error", ""),
                 notice=request.query_params.get("ok", ""), **_models_context(session))
 
 
 @router.get("/models/job")
 async def models_job(request: Request, user: User = Depends(require("staff")),
-                     session: Session = Depends(unit_of_work)) -> Response:
+                     session: Session = Depends(unit_of_work, scope="function")) -> Response:
     """The job panel alone (htmx polls it every second while a job runs)."""
     context = _models_context(session)
     response = page(request, "models_job.html", user, **context)
