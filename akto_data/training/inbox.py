@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -95,22 +96,41 @@ class Group:
         return sum(values) / len(values) if values else None
 
 
+def _similarities(vectors: list[Counter[str]]) -> np.ndarray:
+    """Cosine similarity of every pair of trigram vectors, as one matrix product (the page
+    groups up to 500 messages: pair by pair in Python took about half a second)."""
+    vocabulary: dict[str, int] = {}
+    for vector in vectors:
+        for gram in vector:
+            vocabulary.setdefault(gram, len(vocabulary))
+    matrix = np.zeros((len(vectors), max(len(vocabulary), 1)), dtype=np.float32)
+    for row, vector in enumerate(vectors):
+        for gram, count in vector.items():
+            matrix[row, vocabulary[gram]] = count
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix /= np.where(norms == 0, 1, norms)
+    return matrix @ matrix.T
+
+
 def group_messages(messages: list[InboxMessage], threshold: float = SIMILARITY) -> list[Group]:
     """Messages (newest first) in groups of similar texts; groups ordered by their newest message."""
     groups: list[Group] = []
-    vectors: list[tuple[Counter[str], Group]] = []
-    for message in messages:
-        vector = trigrams(message.text)
-        best, best_score = None, threshold
-        for other, group in vectors:
-            score = cosine(vector, other)
-            if score >= best_score:
-                best, best_score = group, score
+    if not messages:
+        return groups
+    similarity = _similarities([trigrams(m.text) for m in messages])
+    owner: list[Group] = []
+    for index, message in enumerate(messages):
+        best: Group | None = None
+        if index:
+            earlier = similarity[index, :index]
+            nearest = int(earlier.argmax())
+            if earlier[nearest] >= threshold:
+                best = owner[nearest]
         if best is None:
             best = Group()
             groups.append(best)
         best.messages.append(message)
-        vectors.append((vector, best))
+        owner.append(best)
     return groups
 
 
