@@ -47,7 +47,7 @@ def _seed() -> None:
     from akto_data.models import UnansweredMessage
     from akto_data.personal_data import RASA_EVENTS
     from akto_data.staff.accounts import create_account
-    from akto_data.takeover.core import request_takeover
+    from akto_data.takeover.core import ASKED, request_takeover
 
     create_schema()
     import_catalogue()
@@ -67,7 +67,7 @@ def _seed() -> None:
                 ("ya des aides pour manger a la cantine du cfa", "fallback", "ask_aids", 0.14, "reunion"),
                 ("aide pour la cantine du CFA ?", "negative_feedback", "ask_aids", 0.32, "martinique"),
                 ("il fait beau aujourd'hui", "fallback", "greet", 0.09, None))])
-        request_takeover(session, "capture-chat-1", "martinique", "request_human", datetime.now(UTC))
+        request_takeover(session, "capture-chat-1", "martinique", ASKED, datetime.now(UTC))
 
 
 def main(argv: list[str]) -> int:
