@@ -18,16 +18,9 @@ from tests.web.test_console_content import NEW_POEC, STAFF
 @pytest.fixture
 def e2e_console(base_settings):
     """The console served on the end-to-end database (the action server reads the same DATABASE_URL)."""
-    import threading
-    import time
-
-    import uvicorn
-
     from akto_data.db import session_scope
-    from akto_data.settings import load_settings
     from akto_data.staff.accounts import AccountError, create_account
-    from tests.web.conftest import Console, free_port
-    from web.app import create_app
+    from tests.web.conftest import serve_console
     from web.routes import auth
 
     auth._attempts.clear()
@@ -36,18 +29,8 @@ def e2e_console(base_settings):
             create_account(session, email=STAFF[0], name=STAFF[1], role="staff", password=STAFF[2], actor="test")
     except AccountError:
         pass  # already there from an earlier test of this session
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings()), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "console did not start"
-        time.sleep(0.05)
-    yield Console(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
+    with serve_console() as served:
+        yield served
 
 
 @pytest.mark.e2e

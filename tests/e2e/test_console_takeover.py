@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -25,7 +23,7 @@ from akto_data.models import utcnow
 from akto_data.staff.accounts import create_account
 from akto_data.takeover.core import open_request
 from akto_data.takeover.models import TakeoverMessage, TakeoverRequest
-from tests.web.conftest import CHROMIUM, Console, free_port
+from tests.web.conftest import CHROMIUM, Console, serve_console
 
 PASSWORD = "un-mot-de-passe-solide"
 MARTINIQUE = ("maelle.conseil@akto.example", "Maëlle Conseil", ["martinique"])
@@ -37,10 +35,6 @@ ASK = "je suis en martinique et je veux parler à un conseiller"
 @pytest.fixture(scope="module")
 def console(rasa_stack, base_settings) -> Iterator[Console]:
     """The console under uvicorn on the e2e stack's database, with two advisors."""
-    import uvicorn
-
-    from akto_data.settings import load_settings
-    from web.app import create_app
     from web.routes import auth
 
     os.environ.setdefault("CONSOLE_SECRET", secrets.token_urlsafe(32))
@@ -49,18 +43,8 @@ def console(rasa_stack, base_settings) -> Iterator[Console]:
         for email, name, territories in (MARTINIQUE, GUADELOUPE):
             create_account(session, email=email, name=name, role="advisor", password=PASSWORD,
                            territories=territories, actor="test")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings()), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "console did not start"
-        time.sleep(0.05)
-    yield Console(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
+    with serve_console() as served:
+        yield served
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,21 +39,15 @@ class Console:
         return httpx.Client(base_url=self.url, follow_redirects=False, timeout=10)
 
 
-@pytest.fixture
-def console(catalogue, tmp_path, monkeypatch) -> Iterator[Console]:
-    """The console app served by uvicorn in a thread, with one admin account."""
+@contextmanager
+def serve_console() -> Iterator[Console]:
+    """The real console app under uvicorn, in a thread, on a free port of 127.0.0.1,
+    on the database the environment names (each test sets DATABASE_URL first)."""
     import uvicorn
 
-    from akto_data.db import session_scope
     from akto_data.settings import load_settings
-    from akto_data.staff.accounts import create_account
     from web.app import create_app
-    from web.routes import auth
 
-    monkeypatch.setenv("ASSISTANT_VAR_DIR", str(tmp_path / "var"))
-    auth._attempts.clear()
-    with session_scope() as session:
-        create_account(session, email=ADMIN[0], name=ADMIN[1], role="admin", password=ADMIN[2], actor="test")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(load_settings()), host="127.0.0.1", port=port,
                                            log_config=None, access_log=False))
@@ -62,9 +57,27 @@ def console(catalogue, tmp_path, monkeypatch) -> Iterator[Console]:
     while not server.started:
         assert time.monotonic() < deadline, "console did not start"
         time.sleep(0.05)
-    yield Console(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield Console(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def console(catalogue, tmp_path, monkeypatch) -> Iterator[Console]:
+    """The console app served by uvicorn in a thread, with one admin account."""
+
+    from akto_data.db import session_scope
+    from akto_data.staff.accounts import create_account
+    from web.routes import auth
+
+    monkeypatch.setenv("ASSISTANT_VAR_DIR", str(tmp_path / "var"))
+    auth._attempts.clear()
+    with session_scope() as session:
+        create_account(session, email=ADMIN[0], name=ADMIN[1], role="admin", password=ADMIN[2], actor="test")
+    with serve_console() as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
