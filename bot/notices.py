@@ -9,9 +9,7 @@ asks, the rest is retried with the outbox's back-off.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 from datetime import timedelta
 
 from telegram import Bot
@@ -21,6 +19,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from akto_data.leads.notices import send_due_notices
 from akto_data.leads.outbox import SendFailed
 from bot.pacing import ChatPacer
+from bot.periodic import PeriodicTask
 from bot.replies import OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -50,28 +49,14 @@ async def send_notice(bot: Bot, chat_id: str, text: str, *, pacer: ChatPacer | N
         raise SendFailed(f"Telegram {type(exc).__name__}: {exc.message}") from None
 
 
-class NoticeSender:
+class NoticeSender(PeriodicTask):
     """A task of the bot's event loop: every ``interval`` seconds, send the due notices."""
 
+    name = "lead-notices"
+
     def __init__(self, bot: Bot, interval: float = 5.0) -> None:
+        super().__init__(interval)
         self.bot = bot
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="lead-notices")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await send_due_notices(lambda chat_id, text: send_notice(self.bot, chat_id, text))
-            except Exception:  # a database hiccup: try again next round
-                log.exception("notice round failed")
-            await asyncio.sleep(self.interval)
+    async def run_once(self) -> int:
+        return await send_due_notices(lambda chat_id, text: send_notice(self.bot, chat_id, text))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime, timedelta
 
 from telegram import Bot
@@ -24,6 +23,7 @@ from akto_data.models import utcnow
 from akto_data.takeover.core import Outgoing, claim_outgoing, close_silent, record_outgoing
 from bot.notices import send_notice
 from bot.pacing import ChatPacer
+from bot.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +42,20 @@ def _record(message_id: int, now: datetime, failure: SendFailed | None) -> None:
         record_outgoing(session, message_id, now, failure)
 
 
-class TakeoverRelay:
+class TakeoverRelay(PeriodicTask):
     """Every ``interval`` seconds: close silent takeovers, send the queued messages."""
+
+    name = "takeover-relay"
 
     def __init__(self, bot: Bot, pacer: ChatPacer, *, interval: float = 1.0, silence_minutes: int = 30,
                  clock: Callable[[], datetime] = utcnow, deadline: float = 20.0) -> None:
+        super().__init__(interval)
         self.bot = bot
         self.pacer = pacer
-        self.interval = interval
         self.silence = timedelta(minutes=silence_minutes)
         #: Tests move it forward to see the silence rule work.
         self.clock = clock
         self.deadline = deadline
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="takeover-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         """One round; how many messages went through."""
@@ -87,10 +78,3 @@ class TakeoverRelay:
             await asyncio.to_thread(_record, message.message_id, self.clock(), failure)
         return delivered
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a database hiccup: try again next round
-                log.exception("takeover round failed")
-            await asyncio.sleep(self.interval)
