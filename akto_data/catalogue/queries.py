@@ -101,7 +101,7 @@ class Catalogue:
                  .join(CatRecruitment, CatRecruitment.rome == CatOccupation.rome)
                  .where(CatRecruitment.territory == territory_id, CatRecruitment.recruits.is_(True))
                  .order_by(CatRecruitment.year.desc(), CatOccupation.name))
-        return [(o, r) for o, r in self.session.execute(query).tuples()]
+        return [(o, r) for o, r in self.session.execute(query).all()]
 
     def recruitment_checked(self) -> tuple[date, date]:
         """When the "recruits" claims of occupations.yml were last checked, and when to check again."""
@@ -116,7 +116,7 @@ class Catalogue:
                  .where(CatCfaTraining.rome == rome).order_by(CatCfa.name, CatCfaTraining.level))
         if territory_id:
             query = query.where(CatCfa.territory == territory_id)
-        return [(c, t) for c, t in self.session.execute(query).tuples()]
+        return [(c, t) for c, t in self.session.execute(query).all()]
 
     # -- aids ---------------------------------------------------------------------------
     def aid(self, aid_id: str) -> CatAid | None:
