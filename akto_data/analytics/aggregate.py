@@ -408,21 +408,21 @@ def refresh(session: Session, now: datetime | None = None, max_rows: int = 50_00
     """Count what is new, in the caller's unit of work, up to ``max_rows`` rows per source."""
     now = now or utcnow()
     result = RunResult()
-    while result.events < max_rows:
-        done = process_events(session, now, batch, settle)
-        result.events += done
-        if done < batch:
-            break
-    else:
-        result.caught_up = False
-    while result.statuses < max_rows:
-        done = process_leads(session, now, batch, settle)
-        result.statuses += done
-        if done < batch:
-            break
-    else:
-        result.caught_up = False
+    events, events_done = _drain(lambda: process_events(session, now, batch, settle), batch, max_rows)
+    statuses, statuses_done = _drain(lambda: process_leads(session, now, batch, settle), batch, max_rows)
+    result.events, result.statuses, result.caught_up = events, statuses, events_done and statuses_done
     return result
+
+
+def _drain(process: Callable[[], int], batch: int, max_rows: int) -> tuple[int, bool]:
+    """Run ``process`` (one batch of one source) until a short batch; (rows, caught up)."""
+    rows = 0
+    while rows < max_rows:
+        done = process()
+        rows += done
+        if done < batch:
+            return rows, True
+    return rows, False
 
 
 def run_until_caught_up(now: datetime | None = None, batch: int = BATCH, settle: timedelta = SETTLE) -> RunResult:
