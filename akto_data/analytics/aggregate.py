@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from akto_data.analytics.models import AnalyticsCount, AnalyticsCursor
 from akto_data.leads.models import Lead, LeadStatusEvent
-from akto_data.models import utcnow
+from akto_data.models import as_utc, utcnow
 from akto_data.personal_data import RASA_EVENTS, has_rasa_events
 
 EVENTS_SOURCE = "rasa_events"
@@ -125,10 +125,7 @@ def period_start(moment: float | datetime, period: str) -> date:
     """First day (UTC) of the day or ISO week holding ``moment``."""
     if not isinstance(moment, datetime):
         return _day_start(int(moment // 86400), period)
-    when = moment
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    day = when.astimezone(UTC).date()
+    day = as_utc(moment).astimezone(UTC).date()
     return day - timedelta(days=day.weekday()) if period == "week" else day
 
 
@@ -271,7 +268,7 @@ def _move_cursor(session: Session, source: str, old: int, new: Cursor, now: date
 def _epoch(moment: float | datetime | None) -> float | None:
     if moment is None or isinstance(moment, (int, float)):
         return moment
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return as_utc(moment).timestamp()
 
 
 def _rewind(session: Session, id_column: Any, at_column: Any, cursor: Cursor) -> Cursor:
@@ -305,9 +302,7 @@ def _advance(cursor: Cursor, last_id: int, times: Iterable[float | None]) -> Cur
 
 def last_update(session: Session) -> datetime | None:
     moment = session.scalar(select(AnalyticsCursor.updated_at).where(AnalyticsCursor.source == EVENTS_SOURCE))
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+    return as_utc(moment) if moment is not None else None
 
 
 # -- Rasa's events ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ from akto_data.db import session_scope
 from akto_data.leads.links import CFA_STATUSES
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.outbox import CANCELLED, PENDING, SENDING, SENT
-from akto_data.models import utcnow
+from akto_data.models import as_utc, utcnow
 from akto_data.retention import anonymise_expired_leads
 
 #: A CFA that has not opened a lead after this many working days gets one reminder.
@@ -146,7 +146,7 @@ def queue_reminders(session: Session, now: datetime | None = None) -> int:
         cfa = session.get(CatCfa, lead.cfa_id)
         place = cfa.territory if cfa is not None else lead.territory
         zone = session.get(CatTerritory, place)
-        due = add_working_days(_aware(sent_at), REMINDER_AFTER_WORKING_DAYS, place, zone.timezone if zone else "UTC")
+        due = add_working_days(as_utc(sent_at), REMINDER_AFTER_WORKING_DAYS, place, zone.timezone if zone else "UTC")
         if due > now:
             continue
         lead.reminded_at = now
@@ -162,6 +162,3 @@ def anonymise_expired(months: int, now: datetime | None = None) -> int:
         return anonymise_expired_leads(session, months, now or utcnow())
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes (stored as UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.schema import TERRITORIES
-from akto_data.models import utcnow
+from akto_data.models import as_utc, utcnow
 from akto_data.staff.audit import record
 from akto_data.staff.models import ROLES, StaffAccount
 
@@ -48,12 +48,6 @@ class LoginResult:
     #: "ok", "bad" (wrong e-mail or password), "locked" (too many failures), "inactive".
     outcome: str
     locked_until: datetime | None = None
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    from datetime import UTC
-
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def password_problem(password: str) -> str | None:
@@ -106,7 +100,7 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password + "x")
         return LoginResult(None, "bad")
-    locked_until = _aware(account.locked_until)
+    locked_until = as_utc(account.locked_until) if account.locked_until else None
     if locked_until is not None and locked_until > now:
         return LoginResult(None, "locked", locked_until)
     try:

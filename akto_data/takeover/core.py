@@ -44,7 +44,7 @@ from akto_data.catalogue.tables import CatTerritory
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.outbox import SendFailed, error_text
-from akto_data.models import utcnow
+from akto_data.models import as_utc, utcnow
 from akto_data.settings import Settings, load_settings
 from akto_data.staff.models import StaffAccount
 from akto_data.takeover.models import AdvisorDuty, TakeoverMessage, TakeoverRequest
@@ -76,11 +76,6 @@ class Routing(StrEnum):
     TO_ADVISOR = "to_advisor"  # stored for the advisor, Rasa not called
     ENDED = "ended"  # /annuler during a takeover: the assistant is back
     WITHDRAWN = "withdrawn"  # /annuler while waiting: the request leaves the queue, Rasa answers too
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives naive datetimes back; ours are all UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- office hours and duty ---------------------------------------------------------------
@@ -142,7 +137,7 @@ def advisors_on_duty(session: Session, territory: str | None, now: datetime) -> 
         AdvisorDuty, AdvisorDuty.account_id == StaffAccount.id).where(
         AdvisorDuty.on_duty.is_(True), StaffAccount.active.is_(True))).all()
     return sum(1 for account, seen in rows
-               if seen is not None and _aware(seen) >= now - PRESENCE and _covers(account, territory))
+               if seen is not None and as_utc(seen) >= now - PRESENCE and _covers(account, territory))
 
 
 def _duty(session: Session, account_id: int) -> AdvisorDuty:
@@ -399,7 +394,7 @@ def transcript(session: Session, request: TakeoverRequest, limit: int = 300) -> 
     for earlier in session.scalars(select(TakeoverRequest).where(
             TakeoverRequest.chat_id == request.chat_id, TakeoverRequest.id <= request.id)):
         for message in earlier.messages:
-            lines.append(Line(_aware(message.created_at), message.sender, message.text, message.delivery))
+            lines.append(Line(as_utc(message.created_at), message.sender, message.text, message.delivery))
     lines.sort(key=lambda line: line.at)
     return lines[-limit:]
 
