@@ -42,16 +42,5 @@ class RasaClient:
             raise RasaUnavailable(f"unexpected answer: {payload!r}")
         return payload
 
-    async def remembered(self, sender: str, names: tuple[str, ...]) -> dict[str, Any]:
-        """Slots Rasa remembers for ``sender`` (empty if Rasa is unreachable or knows nothing)."""
-        base = self._url.removesuffix("/webhooks/rest/webhook")
-        try:
-            response = await self._client.get(f"{base}/conversations/{sender}/tracker", params=self._api_params)
-            response.raise_for_status()
-            slots = response.json().get("slots") or {}
-        except (httpx.HTTPError, ValueError):
-            return {}
-        return {name: slots[name] for name in names if slots.get(name) not in (None, "")}
-
     async def aclose(self) -> None:
         await self._client.aclose()

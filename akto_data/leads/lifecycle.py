@@ -17,12 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import CatCfa, CatTerritory
-from akto_data.db import session_scope
 from akto_data.leads.links import CFA_STATUSES
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.outbox import CANCELLED, PENDING, SENDING, SENT
 from akto_data.models import as_utc, utcnow
-from akto_data.retention import anonymise_expired_leads
 
 #: A CFA that has not opened a lead after this many working days gets one reminder.
 REMINDER_AFTER_WORKING_DAYS = 2
@@ -153,12 +151,5 @@ def queue_reminders(session: Session, now: datetime | None = None) -> int:
         lead.outbox.append(OutboxMessage(channel="email", kind="reminder", next_attempt_at=now))
         queued += 1
     return queued
-
-
-def anonymise_expired(months: int, now: datetime | None = None) -> int:
-    """Kept for callers of the old name: anonymisation now lives with the rest of the
-    retention in :mod:`akto_data.retention` (it also replaces the lead's key)."""
-    with session_scope() as session:
-        return anonymise_expired_leads(session, months, now or utcnow())
 
 

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from akto_data.catalogue.tables import CatCfaDelivery
 from akto_data.db import session_scope
 from akto_data.leads.delivery import OutboxWorker, SmtpSettings
-from akto_data.leads.lifecycle import add_working_days, anonymise_expired, apply_status, queue_reminders
+from akto_data.leads.lifecycle import add_working_days, apply_status, queue_reminders
 from akto_data.leads.links import WEBHOOK_TOLERANCE, status_url, verify_webhook
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.status_page import serve_in_background
 from akto_data.leads.store import create_lead
 from akto_data.logs import install_masking
+from akto_data.retention import anonymise_expired_leads
 from tests.unit.test_lead_delivery import Inbox, free_port, lead_data
 from tests.unit.test_lead_notices import TOKEN, FakeBotApi, send_with_bot
 
@@ -224,14 +225,16 @@ def test_leads_are_anonymised_after_the_retention(db, request):
     recent = create_lead(lead_data(chat_id="2"), "v1")
     with session_scope() as session:
         session.get(Lead, old.id).created_at = datetime.now(UTC) - timedelta(days=30 * 24 + 1)
-    assert anonymise_expired(24) == 1
+    with session_scope() as session:
+        assert anonymise_expired_leads(session, 24, datetime.now(UTC)) == 1
     with session_scope() as session:
         gone, kept = session.get(Lead, old.id), session.get(Lead, recent.id)
         assert (gone.chat_id, gone.first_name, gone.town, gone.contact_value, gone.message) == (None,) * 5
         assert gone.anonymised_at is not None and gone.territory == "martinique"  # statistics stay
         assert gone.idempotency_key != old.idempotency_key  # the CFA holds the old one
         assert kept.contact_value == "0696 12 34 56"
-    assert anonymise_expired(24) == 0
+    with session_scope() as session:
+        assert anonymise_expired_leads(session, 24, datetime.now(UTC)) == 0
 
 
 def test_logs_never_show_phone_numbers_or_emails(caplog):
