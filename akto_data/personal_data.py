@@ -58,11 +58,11 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from akto_data.buttons import BUTTON_TTL
 from akto_data.i18n import text as t
-from akto_data.leads.models import Lead
+from akto_data.leads.models import Lead, LeadMessage
 from akto_data.models import ButtonPayload, ChatProfile, UnansweredMessage
 from akto_data.review import unanswered_text
 from akto_data.takeover.core import chat_requests, erase_chat_takeovers, expire_takeovers
@@ -108,9 +108,14 @@ LEAD_NOT_SHOWN: dict[str, str] = {
     "consented_at": "date, shown in the heading", "score": "CFA-side rating of the request",
     "status": "shown in the heading", "created_at": "shown in the heading",
     "anonymised_at": "when anonymisation ran", "reminded_at": "when the CFA was reminded",
+    "reminders_sent": "how many reminders the CFA got", "first_answer_at": "when the CFA first answered",
+    "status_reason": "code of the CFA's refusal reason", "followup_asked_at": "when the day-7 question was asked",
+    "followup_answer": "yes / not yet / stop: shown in the status", "reroute_offered_at": "when another CFA was offered",
+    "rerouted_from_id": "row number of the lead it replaces", "relay_stopped_at": "when the CFA's messages were stopped",
+    "reply_pending_at": "a reply to the CFA is being written (minutes)",
 }
-#: Outbox payload keys that name no one (a notice's new status); the rest is cleared.
-OUTBOX_PAYLOAD_KEPT = frozenset({"status"})
+#: Outbox payload keys that name no one (a notice's new status, a refusal reason code); the rest is cleared.
+OUTBOX_PAYLOAD_KEPT = frozenset({"status", "reason"})
 
 #: Tables with no personal data, and why.
 NOT_PERSONAL_TABLES: dict[str, str] = {
@@ -122,6 +127,9 @@ NOT_PERSONAL_TABLES: dict[str, str] = {
     "app_analytics_count": "usage counts per day or week, territory and topic: no chat id, no text, no time of day",
     "app_analytics_cursor": "last row id read from each source by the analytics aggregation",
     "app_advisor_duty": "whether an AKTO advisor is on duty: staff account id and time only",
+    "app_cfa_account": "a CFA's own settings (its business addresses, webhook), and AKTO's pause: no young person",
+    "app_cfa_login_link": "hashes of login links sent to CFA business addresses: no young person's data",
+    "app_cfa_training_proposal": "trainings a CFA proposes for the catalogue, CFA staff e-mail: no young person",
 }
 #: Prefix of the catalogue tables (content staff publish: occupations, CFAs, aids...).
 CATALOGUE_PREFIX = "cat_"
@@ -237,11 +245,12 @@ class ButtonStore:
 
 
 class LeadStore:
-    """Leads, their status history and outbox (deleted with the lead by ``ON DELETE CASCADE``)."""
+    """Leads, their status history, outbox and messages with the CFA (deleted with the lead by
+    ``ON DELETE CASCADE``)."""
 
     name = "leads"
-    tables: tuple[str, ...] = ("app_lead", "app_lead_status", "app_outbox")
-    fields: tuple[str, ...] = ("lead", *(f"lead.{column}" for column in LEAD_SHOWN))
+    tables: tuple[str, ...] = ("app_lead", "app_lead_status", "app_outbox", "app_lead_message")
+    fields: tuple[str, ...] = ("lead", *(f"lead.{column}" for column in LEAD_SHOWN), "lead.exchanged")
 
     def show(self, session: Session, chat_id: str) -> list[HeldItem]:
         items = []
@@ -251,6 +260,10 @@ class LeadStore:
                 value = getattr(lead, column)
                 if value not in (None, "", []):
                     items.append(HeldItem(f"lead.{column}", _value(value)))
+            for message in session.scalars(select(LeadMessage).where(LeadMessage.lead_id == lead.id)
+                                           .order_by(LeadMessage.id)):
+                who = lead.cfa_id if message.direction == "cfa" else t("privacy.you")
+                items.append(HeldItem("lead.exchanged", f"{_date(message.created_at)} — {who} : {message.text}"))
         return items
 
     def erase(self, session: Session, chat_id: str) -> int:
@@ -277,6 +290,10 @@ def anonymise_lead(lead: Lead, now: datetime) -> None:
     lead.reasons = []
     lead.idempotency_key = f"anon-{secrets.token_hex(13)}"
     lead.anonymised_at = now
+    lead.reply_pending_at = None
+    session = object_session(lead)
+    if session is not None:  # the messages exchanged with the CFA are the person's own words
+        session.execute(delete(LeadMessage).where(LeadMessage.lead_id == lead.id))
     for message in lead.outbox:
         if message.state == "pending":
             message.state = "cancelled"

@@ -61,6 +61,7 @@ def postgres_db(monkeypatch, postgres_available):
     import akto_data.analytics.models
     import akto_data.catalogue.tables
     import akto_data.catalogue.version_models
+    import akto_data.cfa.models
     import akto_data.leads.models  # and the lead tables
     import akto_data.staff.models
     import akto_data.takeover.models

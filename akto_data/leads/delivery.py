@@ -43,7 +43,7 @@ from akto_data.i18n import long_date
 from akto_data.i18n import text as t
 from akto_data.leads.form import label, shown_contact
 from akto_data.leads.lifecycle import queue_reminders
-from akto_data.leads.links import CFA_STATUSES, body_signature, status_url
+from akto_data.leads.links import EMAIL_STATUSES, LINK_STATUSES, body_signature, status_url
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.notices import is_telegram_chat
 from akto_data.leads.outbox import (
@@ -128,7 +128,7 @@ def lead_email(session: Session, lead: Lead, to: str, sender: str, reminder: boo
     if reminder:
         intro = t("lead.email.reminder_intro") + "\n\n" + intro
     rows = card_rows(session, lead)
-    links = [(t(f"lead.status.{status}"), status_url(lead.idempotency_key, status)) for status in CFA_STATUSES]
+    links = [(t(f"lead.status.{status}"), status_url(lead.idempotency_key, status)) for status in EMAIL_STATUSES]
     footer = t("lead.email.footer", key=lead.idempotency_key)
     message = EmailMessage()
     subject = t("lead.email.subject", first_name=_one_line(lead.first_name or "?"), training=lead.training)
@@ -168,7 +168,7 @@ def webhook_body(lead: Lead) -> bytes:
         "contact_channel": lead.contact_channel, "contact_value": lead.contact_value, "reasons": lead.reasons,
         "message": lead.message, "score": lead.score, "consent_version": lead.consent_version,
         "consented_at": lead.consented_at.isoformat(), "created_at": lead.created_at.isoformat(),
-        "status_links": {status: status_url(lead.idempotency_key, status) for status in CFA_STATUSES},
+        "status_links": {status: status_url(lead.idempotency_key, status) for status in LINK_STATUSES},
     }
     return json.dumps(data, ensure_ascii=False).encode()
 
@@ -297,7 +297,7 @@ class OutboxWorker:
                         "given up" if item.state == FAILED else "will retry", item.last_error)
                 return 0
             record_success(item, sent, now)
-            if sent and item.kind == "lead" and item.channel == "email":
+            if sent and item.kind == "lead" and item.channel == "email" and item.lead_id is not None:
                 mark_sent(session, item.lead_id, now)
             return 1 if sent else 0
 
@@ -308,8 +308,10 @@ class OutboxWorker:
             if item is not None and item.state == PENDING:
                 record_failure(item, failure_of(exc), now)
 
-    def _send(self, session: Session, item: OutboxMessage, lead: Lead) -> bool:
+    def _send(self, session: Session, item: OutboxMessage, lead: Lead | None) -> bool:
         """Do the I/O of one outbox message; False when there is nowhere to send it."""
+        if lead is None:
+            raise SendFailed(f"type d'envoi sans demande non pris en charge : {item.kind}", permanent=True)
         cfa = session.get(CatCfa, lead.cfa_id)
         delivery = session.get(CatCfaDelivery, lead.cfa_id)
         if cfa is None or delivery is None:
@@ -371,7 +373,7 @@ def skip_console_notices(session: Session, now: datetime) -> int:
                                                        OutboxMessage.state == PENDING)).all()
     skipped = 0
     for row in rows:
-        if not is_telegram_chat(row.lead.chat_id):
+        if row.lead is None or not is_telegram_chat(row.lead.chat_id):
             row.state, row.sent_at, row.last_error = SKIPPED, now, None
             skipped += 1
     return skipped

@@ -27,7 +27,7 @@ from akto_data.models import utcnow
 @dataclass(frozen=True)
 class FailedDelivery:
     outbox_id: int
-    lead_id: int
+    lead_id: int | None  # None: a message about a whole CFA (the weekly digest)
     cfa_id: str
     channel: str
     kind: str
@@ -37,10 +37,10 @@ class FailedDelivery:
 
 
 def failed_deliveries(session: Session, limit: int = 500) -> list[FailedDelivery]:
-    rows = session.execute(select(OutboxMessage, Lead.cfa_id).join(Lead, OutboxMessage.lead_id == Lead.id)
+    rows = session.execute(select(OutboxMessage, Lead.cfa_id).outerjoin(Lead, OutboxMessage.lead_id == Lead.id)
                            .where(OutboxMessage.state == FAILED).order_by(OutboxMessage.id).limit(limit))
-    return [FailedDelivery(item.id, item.lead_id, cfa_id, item.channel, item.kind, item.attempts,
-                           item.next_attempt_at, item.last_error or "") for item, cfa_id in rows]
+    return [FailedDelivery(item.id, item.lead_id, cfa_id or item.cfa_id or "?", item.channel, item.kind,
+                           item.attempts, item.next_attempt_at, item.last_error or "") for item, cfa_id in rows]
 
 
 def retry(session: Session, which: str, now: datetime) -> int:

@@ -26,12 +26,26 @@ from akto_data.models import as_utc, utcnow
 REMINDER_AFTER_WORKING_DAYS = 2
 #: Statuses that mean the CFA has opened the lead.
 OPENED = set(CFA_STATUSES)
+#: Statuses that answer the young person (the console's "answered"; "read" is not an answer).
+ANSWERED = frozenset(CFA_STATUSES) - {"read"}
+#: Statuses after which nothing is waiting any more: no reminder, no day-7 question, no re-routing.
+CLOSED = frozenset({"enrolled", "refused", "withdrawn", "rerouted"})
+#: Reasons a CFA gives with "refused" (labels ``lead.refusal.<code>``), in the order offered.
+REFUSAL_REASONS = ("full", "prerequisites", "not_offered", "no_employer", "other")
+#: Who may set which status: the CFA (portal, links, webhook), the young person (day-7
+#: answers: "contacted" means contacted-by-youth, "withdrawn" no longer interested), the
+#: system ("sent" by the worker, "rerouted" when the young person chose another CFA).
+SETTABLE_BY = {"cfa": frozenset(CFA_STATUSES), "user": frozenset({"contacted", "withdrawn"}),
+               "system": frozenset({"sent", "rerouted"})}
 #: Fields that identify a person, cleared by anonymisation.
 IDENTIFYING = ("chat_id", "first_name", "town", "contact_value", "message")
 #: How far along a lead is. A status may only move to an equal or higher rank: "sent"
 #: (the worker) never undoes "contacted" (the CFA). "contacted" and "not_reachable"
 #: share a rank: a CFA may reach someone it first could not reach, and the reverse.
-RANK = {"new": 0, "sent": 1, "read": 2, "contacted": 3, "not_reachable": 3, "enrolled": 4}
+#: "enrolled" and "refused" share a rank (a CFA may correct one into the other); a lead the
+#: young person withdrew or moved to another CFA is closed for the CFA.
+RANK = {"new": 0, "sent": 1, "read": 2, "contacted": 3, "not_reachable": 3, "interview": 4, "enrolled": 5,
+        "refused": 5, "withdrawn": 6, "rerouted": 6}
 #: Subdivision of the ``holidays`` package for each territory (abolition days included);
 #: the Hexagone gets the national days.
 HOLIDAY_SUBDIVISIONS = {"guadeloupe": "971", "martinique": "972", "guyane": "973", "reunion": "974",
@@ -52,14 +66,20 @@ def moves_forward(current: str, new: str) -> bool:
 
 
 def apply_status(session: Session, lead_key: str, status: str, by: str = "cfa",
-                 now: datetime | None = None) -> StatusChange:
+                 now: datetime | None = None, reason: str | None = None) -> StatusChange:
     """Record ``status`` for the lead and tell its author (one notice at most pending).
 
     The change is a compare-and-set on the status read (on SQLite ``FOR UPDATE`` does
-    nothing), so a concurrent change is never overwritten by an older view.
+    nothing), so a concurrent change is never overwritten by an older view. Only a
+    CFA's change is told to the young person (they made their own); the first CFA
+    answer is timed for the console (:attr:`Lead.first_answer_at`).
+    ``reason``: required with "refused" (one of :data:`REFUSAL_REASONS`), ignored otherwise.
     """
-    if status not in CFA_STATUSES:
+    if status not in SETTABLE_BY.get(by, frozenset()):
         raise ValueError(status)
+    if status == "refused" and reason not in REFUSAL_REASONS:
+        raise ValueError(f"refused needs a reason among {REFUSAL_REASONS}")
+    reason = reason if status == "refused" else None
     now = now or utcnow()
     for _ in range(5):
         lead = session.scalars(select(Lead).where(Lead.idempotency_key == lead_key).with_for_update()
@@ -78,13 +98,16 @@ def apply_status(session: Session, lead_key: str, status: str, by: str = "cfa",
     else:
         return StatusChange.UNCHANGED  # someone else keeps changing it; their change stands
     lead.status = status
-    session.add(LeadStatusEvent(lead_id=lead.id, status=status, by=by, at=now))
-    if lead.chat_id:
-        _queue_notice(session, lead, status, now)
+    lead.status_reason = reason
+    if by == "cfa" and status in ANSWERED and lead.first_answer_at is None:
+        lead.first_answer_at = now
+    session.add(LeadStatusEvent(lead_id=lead.id, status=status, by=by, at=now, reason=reason))
+    if lead.chat_id and by == "cfa":
+        _queue_notice(session, lead, status, now, reason)
     return StatusChange.RECORDED
 
 
-def _queue_notice(session: Session, lead: Lead, status: str, now: datetime) -> None:
+def _queue_notice(session: Session, lead: Lead, status: str, now: datetime, reason: str | None = None) -> None:
     """At most one notice waits per lead; none when the young person already knows this status.
 
     A CFA clicking back and forth between statuses updates the waiting notice instead
@@ -102,10 +125,14 @@ def _queue_notice(session: Session, lead: Lead, status: str, now: datetime) -> N
         if status == last_told:
             waiting[-1].state = CANCELLED
         else:
-            waiting[-1].payload = {"status": status}
+            waiting[-1].payload = _notice_payload(status, reason)
     elif status != last_told:
-        session.add(OutboxMessage(lead_id=lead.id, channel="telegram", kind="notice", payload={"status": status},
-                                  next_attempt_at=now))
+        session.add(OutboxMessage(lead_id=lead.id, channel="telegram", kind="notice",
+                                  payload=_notice_payload(status, reason), next_attempt_at=now))
+
+
+def _notice_payload(status: str, reason: str | None) -> dict[str, str]:
+    return {"status": status, "reason": reason} if reason else {"status": status}
 
 
 @lru_cache(maxsize=16)

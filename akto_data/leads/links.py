@@ -15,8 +15,12 @@ import time
 
 from akto_data.settings import LEAD_LINKS_SECRET_MIN, lead_links_secret, load_settings
 
-#: Statuses a CFA can set, in the order they appear in the e-mail.
-CFA_STATUSES = ("read", "contacted", "enrolled", "not_reachable")
+#: Statuses a CFA can set (portal), in the order they are offered. "refused" needs a reason.
+CFA_STATUSES = ("read", "contacted", "interview", "enrolled", "not_reachable", "refused")
+#: Statuses a CFA sets with one click from the e-mail (signed links; "read" stays valid for old e-mails).
+EMAIL_STATUSES = ("contacted", "interview", "enrolled", "not_reachable")
+#: Statuses the signed links accept.
+LINK_STATUSES = ("read", *EMAIL_STATUSES)
 #: A webhook call older or newer than this (seconds) must be refused by the receiver.
 WEBHOOK_TOLERANCE = 300
 
@@ -39,7 +43,7 @@ def valid_link(lead_key: str, status: str, signature: str) -> bool:
     Compared as bytes: ``hmac.compare_digest`` raises on non-ASCII text, and a link
     with ``?sig=%C3%A9`` used to drop the connection instead of getting a page.
     """
-    if status not in CFA_STATUSES or not signature:
+    if status not in LINK_STATUSES or not signature:
         return False
     expected = link_signature(lead_key, status).encode()
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))

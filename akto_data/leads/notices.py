@@ -58,7 +58,7 @@ def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Noti
     claimed = []
     for row in rows:
         lead = row.lead
-        if lead.anonymised_at is not None or not is_telegram_chat(lead.chat_id):
+        if lead is None or lead.anonymised_at is not None or not is_telegram_chat(lead.chat_id):
             record_success(row, False, now)
             continue
         # Compare-and-set: of two bots, only one gets the row (FOR UPDATE does nothing on SQLite).
@@ -69,8 +69,11 @@ def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Noti
         if not taken.rowcount:  # type: ignore[attr-defined]
             continue
         cfa = session.get(CatCfa, lead.cfa_id)
-        status = (row.payload or {}).get("status", "")
-        text = t(f"lead.notice.{status}", cfa=cfa.name if cfa else lead.cfa_id, training=lead.training)
+        payload = row.payload or {}
+        status = payload.get("status", "")
+        reason = t(f"lead.refusal.{payload['reason']}") if payload.get("reason") else ""
+        text = t(f"lead.notice.{status}", cfa=cfa.name if cfa else lead.cfa_id, training=lead.training,
+                 reason=reason)
         claimed.append(Notice(row.id, str(lead.chat_id), text))
     return claimed
 

@@ -8,6 +8,7 @@ from alembic import context
 import akto_data.analytics.models
 import akto_data.catalogue.tables
 import akto_data.catalogue.version_models
+import akto_data.cfa.models
 import akto_data.leads.models
 import akto_data.staff.models
 import akto_data.takeover.models

@@ -114,7 +114,7 @@ def test_the_lead_email_carries_a_signed_link_per_status(catalogue, monkeypatch)
         controller.stop()
     text = inbox.messages[0][1].get_body(("plain",)).get_content()
     html = inbox.messages[0][1].get_body(("html",)).get_content()
-    for status in ("read", "contacted", "enrolled", "not_reachable"):
+    for status in ("contacted", "interview", "enrolled", "not_reachable"):  # "read": opening the portal page
         assert status_url(lead.idempotency_key, status) in text
         assert status_url(lead.idempotency_key, status).replace("&", "&amp;") in html
     assert "à la rentrée" in text and "téléphone" in text  # labels, not codes
@@ -135,7 +135,7 @@ def test_webhook_is_signed_with_hmac_sha256(catalogue, receiver, monkeypatch):
     assert path == "/hook" and headers["X-Signature"] == expected and headers["X-Lead-Key"] == lead.idempotency_key
     data = json.loads(body)
     assert data["contact_value"] == "0696 12 34 56" and data["consent_version"] == "v1"
-    assert set(data["status_links"]) == {"read", "contacted", "enrolled", "not_reachable"}
+    assert set(data["status_links"]) == {"read", "contacted", "interview", "enrolled", "not_reachable"}
 
 
 def test_working_days_skip_the_weekend():

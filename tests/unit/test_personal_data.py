@@ -26,7 +26,7 @@ from akto_data.chats import DEEP_LINK_PREFIXES, chat_start_source, recognised_so
 from akto_data.db import get_engine, session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.delivery import OutboxWorker
-from akto_data.leads.models import Lead, OutboxMessage
+from akto_data.leads.models import Lead, LeadMessage, OutboxMessage
 from akto_data.leads.store import create_lead
 from akto_data.models import Base, utcnow
 from akto_data.personal_data import (
@@ -153,6 +153,9 @@ def seed(engine: Engine, chat: str = CHAT, events_at: float | None = None) -> No
         row.outbox[0].last_error = f"SMTPRecipientsRefused: {EMAIL} {PHONE}"
         row.outbox.append(OutboxMessage(channel="telegram", kind="notice", state="sent",
                                         payload={"status": "read", "chat_id": chat, "first_name": FIRST_NAME}))
+        # A reply to the CFA, relayed from Telegram to the portal: the young person's own words.
+        session.add(LeadMessage(lead_id=row.id, direction="young", state="received",
+                                text=f"{FREE_TEXT} {PHONE}"))
 
 
 def leftovers(engine: Engine) -> list[str]:
@@ -210,7 +213,8 @@ def test_finding_2_each_store_keeps_its_own_period(db: Engine, monkeypatch: pyte
 
     OutboxWorker(clock=lambda: utcnow() + timedelta(days=181)).housekeeping()
     remaining = {line.split(".")[0] for line in leftovers(db)}
-    assert remaining == {"app_lead", "app_outbox"}  # only the lead and its deliveries, until 24 months
+    # only the lead, its deliveries and its messages with the CFA, until 24 months
+    assert remaining == {"app_lead", "app_outbox", "app_lead_message"}
 
 
 def test_finding_2_old_messages_of_a_live_conversation_go_and_rasa_still_reads_it(db: Engine) -> None:

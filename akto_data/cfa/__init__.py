@@ -1,0 +1,1 @@
+"""The CFA side: portal accounts (magic-link login), settings, training proposals, performance."""
