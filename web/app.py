@@ -76,8 +76,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    from web.routes import admin, analytics, auth, content, home, inbox, takeover
+    from web.routes import (
+        admin,
+        analytics,
+        auth,
+        cfa_messages,
+        cfa_portal,
+        cfa_settings,
+        cfa_staff,
+        content,
+        home,
+        inbox,
+        takeover,
+    )
 
-    for module in (auth, home, admin, content, analytics, takeover, inbox):
+    for module in (auth, home, admin, content, analytics, takeover, inbox, cfa_portal, cfa_messages, cfa_settings,
+                   cfa_staff):
         app.include_router(module.router)
     return app
