@@ -96,6 +96,11 @@ class Settings:
     console_listen: str = "127.0.0.1"
     console_port: int = 8080
     console_https: bool = False
+    #: Public address of the console and the CFA portal, for links in e-mails (magic links,
+    #: "Voir la demande"). Default: where the console listens.
+    portal_base_url: str = "http://127.0.0.1:8080"
+    #: Days after the lead reached the CFA before the young person is asked "Le CFA t'a contacté ?".
+    lead_followup_days: int = 7
     # Live takeover by an advisor (akto_data/takeover): the assistant resumes after this many
     # minutes without a message either way; advisors answer on weekdays (not public holidays)
     # between these local hours of the young person's territory; the bot looks for advisor
@@ -141,6 +146,10 @@ def load_settings() -> Settings:
         console_listen=os.environ.get("CONSOLE_LISTEN", Settings.console_listen),
         console_port=_env_int("CONSOLE_PORT", Settings.console_port),
         console_https=os.environ.get("CONSOLE_HTTPS", "") in ("1", "true", "yes"),
+        portal_base_url=(os.environ.get("PORTAL_BASE_URL")
+                         or f"http://{os.environ.get('CONSOLE_LISTEN', Settings.console_listen)}:"
+                            f"{_env_int('CONSOLE_PORT', Settings.console_port)}").rstrip("/"),
+        lead_followup_days=_env_int("LEAD_FOLLOWUP_DAYS", Settings.lead_followup_days),
         takeover_silence_minutes=_env_int("TAKEOVER_SILENCE_MINUTES", Settings.takeover_silence_minutes),
         takeover_hours=os.environ.get("TAKEOVER_HOURS") or Settings.takeover_hours,
         takeover_poll_interval=_env_float("TAKEOVER_POLL_INTERVAL", Settings.takeover_poll_interval),

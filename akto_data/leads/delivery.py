@@ -359,6 +359,14 @@ class OutboxWorker:
             time.sleep(interval)
 
 
+def send_email(message: EmailMessage, smtp: SmtpSettings | None = None) -> None:
+    """Send one e-mail now, within the SMTP deadline (for what a person waits for: a login link).
+
+    Raises what :meth:`OutboxWorker._send_email` raises; the caller tells the person.
+    """
+    OutboxWorker(smtp)._send_email(message)
+
+
 def mark_sent(session: Session, lead_id: int, now: datetime) -> None:
     """The lead reached the CFA: "new" becomes "sent", never a later status (a CFA may click first)."""
     changed = session.execute(update(Lead).where(Lead.id == lead_id, Lead.status == "new").values(status="sent")
