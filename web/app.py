@@ -22,13 +22,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from akto_data.i18n import long_date
 from akto_data.settings import Settings, load_settings, persistent_secret
-from web.security import MAX_AGE, LoginRequired, User, csrf_protect, csrf_token
+from web.security import MAX_AGE, CfaLoginRequired, LoginRequired, User, csrf_protect, csrf_token
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["long_date"] = long_date
 
-ROLE_LABELS = {"admin": "administrateur", "staff": "équipe AKTO", "advisor": "conseiller"}
+ROLE_LABELS = {"admin": "administrateur", "staff": "équipe AKTO", "advisor": "conseiller", "cfa": "CFA"}
 templates.env.globals["role_label"] = ROLE_LABELS
 
 
@@ -53,6 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(CfaLoginRequired)
+    async def to_cfa_login(request: Request, _exc: CfaLoginRequired) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/cfa/connexion"})
+        return RedirectResponse(f"/cfa/connexion?next={request.url.path}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def error_page(request: Request, exc: StarletteHTTPException) -> Response:

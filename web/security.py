@@ -10,6 +10,11 @@
   forget it.
 - Roles: ``require("staff")`` lets staff and admins in; ``require("advisor")`` lets
   advisors, staff and admins in.
+- CFAs (role ``cfa``, the portal under ``/cfa``): no account or password; a magic link
+  sent to a delivery address opens a session holding the CFA's id and the address
+  (:func:`start_cfa_session`), for a working day (:data:`CFA_MAX_AGE`). A CFA session and
+  a staff session never open each other's pages: staff pages need ``uid``, portal pages
+  need ``cfa``, and each login clears the other.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from akto_data.staff.models import StaffAccount
 
 IDLE_TIMEOUT = 30 * 60
 MAX_AGE = 12 * 3600
+#: A CFA's portal session lasts a working day from the login link, idle or not.
+CFA_MAX_AGE = 10 * 3600
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: Which roles may enter a page guarded for a role.
 ALLOWED = {"admin": {"admin"}, "staff": {"admin", "staff"}, "advisor": {"admin", "staff", "advisor"}}
@@ -34,6 +41,20 @@ ALLOWED = {"admin": {"admin"}, "staff": {"admin", "staff"}, "advisor": {"admin",
 
 class LoginRequired(Exception):
     """No valid session: the handler sends the browser to the login page."""
+
+
+class CfaLoginRequired(Exception):
+    """No valid CFA session: the handler sends the browser to the portal's login page."""
+
+
+@dataclass(frozen=True)
+class CfaUser:
+    """A CFA signed in to the portal: which CFA, and which of its addresses the link went to."""
+
+    cfa_id: str
+    email: str
+    name: str
+    role: str = "cfa"
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,11 @@ def start_session(request: Request, account: StaffAccount) -> None:
     request.session.update(uid=account.id, login_at=now, seen_at=now, csrf=secrets.token_urlsafe(32))
 
 
+def start_cfa_session(request: Request, cfa_id: str, email: str) -> None:
+    request.session.clear()
+    request.session.update(cfa=cfa_id, cfa_email=email, login_at=int(time.time()), csrf=secrets.token_urlsafe(32))
+
+
 def end_session(request: Request) -> None:
     request.session.clear()
 
@@ -102,6 +128,27 @@ def current_user(request: Request, session: Session = Depends(unit_of_work, scop
         raise LoginRequired
     data["seen_at"] = now
     return User(account.id, account.email, account.name, account.role, tuple(account.territories or ()))
+
+
+def current_cfa(request: Request, session: Session = Depends(unit_of_work, scope="function")) -> CfaUser:
+    """FastAPI dependency of every portal page: the signed-in CFA, or the portal's login page.
+
+    The CFA is read again on every request: a CFA removed from the catalogue is out at
+    its next click. Every query of a portal page filters on ``cfa.cfa_id``.
+    """
+    from akto_data.catalogue.tables import CatCfa
+
+    data = request.session
+    cfa_id = data.get("cfa")
+    if not cfa_id or int(time.time()) - int(data.get("login_at", 0)) > CFA_MAX_AGE:
+        if cfa_id:
+            request.session.clear()
+        raise CfaLoginRequired
+    cfa = session.get(CatCfa, str(cfa_id))
+    if cfa is None:
+        request.session.clear()
+        raise CfaLoginRequired
+    return CfaUser(cfa.id, str(data.get("cfa_email", "")), cfa.name)
 
 
 def require(role: str) -> Callable[..., Awaitable[User]]:
