@@ -9,6 +9,11 @@ Takeover: while an AKTO advisor has taken the chat over (Telegram only), the you
 person's messages are kept for the advisor's page instead of going to Rasa, and
 ``/annuler`` gives the chat back to the assistant (:mod:`akto_data.takeover.core`).
 
+CFA messages (Telegram only): after the young person pressed "Répondre" under a CFA's
+message, their next text goes to that CFA instead of Rasa, and ``/annuler`` cancels the
+reply and stops the CFA's messages (:mod:`akto_data.leads.relay`); checked after the
+takeover (an advisor in the chat comes first).
+
 Rasa down or slow (decision): the user gets an apology as soon as the answer
 budget (``RASA_TIMEOUT``, 4 s) is spent. A *slow* Rasa keeps the original
 request running, and its answer is delivered when it comes (re-sending would
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from akto_data.i18n import text as t
+from akto_data.leads.relay import route_reply_now
 from akto_data.settings import Settings
 from akto_data.takeover.core import Routing, route_incoming_now
 from bot.guard import clean_deep_link, is_rasa_payload
@@ -94,12 +100,15 @@ def start_payload(deep_link: str | None) -> str:
 class Conversation:
     """Turns user actions into Rasa messages and Rasa answers into messages."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient, *, takeovers: bool = False) -> None:
+    def __init__(self, settings: Settings, rasa: RasaClient, *, takeovers: bool = False, relay: bool = False) -> None:
         self.settings = settings
         self.rasa = rasa
         #: Whether an advisor may take a chat over (Telegram): then every message is first
         #: checked against the takeover queue (:func:`akto_data.takeover.core.route_incoming`).
         self.takeovers = takeovers
+        #: Whether CFAs' messages are relayed to this front (Telegram): after "Répondre", the
+        #: chat's next text goes to the CFA (:func:`akto_data.leads.relay.route_reply`).
+        self.relay = relay
 
     def rasa_message_for(self, action: UserAction) -> str | None:
         """The text to send to Rasa, or ``None`` when the action is answered locally."""
@@ -127,6 +136,11 @@ class Conversation:
                 return
             if routing is Routing.WITHDRAWN:
                 await send(OutgoingMessage(t("takeover.withdrawn")))
+        if self.relay and action.button_payload is None and (action.text is not None or action.command is not None):
+            answer = await asyncio.to_thread(route_reply_now, action.chat_id, action.text, action.command)
+            if answer is not None:  # the reply went to the CFA (or /annuler stopped its messages)
+                await send(OutgoingMessage(answer))
+                return
         message = self.rasa_message_for(action)
         if message is None:
             if action.command is not None or (action.text and is_rasa_payload(action.text)):

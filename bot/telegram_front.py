@@ -40,6 +40,8 @@ from akto_data.buttons import consume_button, purge_expired_buttons, register_bu
 from akto_data.chats import touch_chat
 from akto_data.db import create_schema
 from akto_data.i18n import text as t
+from akto_data.leads.youth import BUTTON_PREFIX as LEAD_BUTTON_PREFIX
+from akto_data.leads.youth import press_lead_button_now
 from akto_data.privacy import erase_chat, what_we_hold
 from akto_data.settings import Settings
 from bot.conversation import MEDIA_TEXT_KEYS, Conversation, Send, UserAction
@@ -77,7 +79,7 @@ class TelegramFront:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.rasa = RasaClient(settings.rasa_url, token=settings.rasa_auth_token)
-        self.conversation = Conversation(settings, self.rasa, takeovers=True)
+        self.conversation = Conversation(settings, self.rasa, takeovers=True, relay=True)
         self.pacer = ChatPacer(settings.chat_min_interval)
         self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)
         self.presses = FloodLimiter(settings.flood_max_presses, settings.flood_window)
@@ -156,6 +158,11 @@ class TelegramFront:
         await self._close_keyboard(query, stored.title)
         if stored.payload in (ERASE_YES, ERASE_NO):
             await self._erase(context, chat_id, confirmed=stored.payload == ERASE_YES)
+            return
+        if stored.payload.startswith(LEAD_BUTTON_PREFIX):
+            # Day-7 question, offer of another CFA, a CFA's message: answered by the core, not Rasa.
+            answer = await asyncio.to_thread(press_lead_button_now, str(chat_id), stored.payload)
+            await self.sender(context, chat_id)(OutgoingMessage(answer))
             return
         action = UserAction(str(chat_id), button_payload=stored.payload, metadata=self.metadata(update),
                             button_title=stored.title)
@@ -261,8 +268,13 @@ class TelegramFront:
         # The bot alone holds the token, so it sends the young people's lead status notices.
         from bot.notices import NoticeSender
 
-        self.notices = NoticeSender(app.bot, self.settings.lead_notice_interval)
+        self.notices = NoticeSender(app.bot, self.settings.lead_notice_interval, pacer=self.pacer)
         self.notices.start()
+        # ... and the CFAs' messages written in the portal.
+        from bot.lead_relay import LeadRelay
+
+        self.lead_relay = LeadRelay(app.bot, self.pacer, interval=self.settings.lead_notice_interval)
+        self.lead_relay.start()
         # ... and the messages of AKTO advisors who took a conversation over (web console).
         from bot.takeover import TakeoverRelay
 
@@ -278,6 +290,9 @@ class TelegramFront:
         takeovers = getattr(self, "takeovers", None)
         if takeovers is not None:
             await takeovers.stop()
+        lead_relay = getattr(self, "lead_relay", None)
+        if lead_relay is not None:
+            await lead_relay.stop()
         await self.rasa.aclose()
 
     def webhook_options(self) -> dict[str, Any]:

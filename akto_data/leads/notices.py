@@ -1,4 +1,10 @@
-"""Status notices to young people ("the CFA opened your request"), sent by the bot.
+"""Status notices and questions to young people, sent by the bot.
+
+Rows of the outbox on channel ``telegram``: ``notice`` (a CFA status: "the CFA opened
+your request"), ``followup`` (the day-7 question) and ``reroute`` (the offer of another
+CFA), the last two with buttons whose payloads the bot answers itself
+(:mod:`akto_data.leads.youth`). A question whose moment has passed when it is due (the
+CFA answered meanwhile, the lead was closed) is skipped, not sent.
 
 Only the bot process holds the Telegram token, so the bot sends these outbox rows
 (``channel == "telegram"``) with its own python-telegram-bot ``Bot``; this module is
@@ -20,6 +26,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,9 +34,12 @@ from sqlalchemy.orm import Session
 from akto_data.catalogue.tables import CatCfa
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
-from akto_data.leads.models import OutboxMessage
+from akto_data.leads.models import Lead, OutboxMessage
 from akto_data.leads.outbox import PENDING, SENDING, SendFailed, error_text, record_failure, record_success
 from akto_data.models import utcnow
+
+if TYPE_CHECKING:
+    from akto_data.leads.youth import Question
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,8 @@ class Notice:
     outbox_id: int
     chat_id: str
     text: str
+    #: Buttons under the text, ``(title, payload)``: the day-7 question, the offer of another CFA.
+    buttons: tuple[tuple[str, str], ...] = ()
 
 
 def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Notice]:
@@ -68,6 +80,13 @@ def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Noti
             .execution_options(synchronize_session=False))
         if not taken.rowcount:  # type: ignore[attr-defined]
             continue
+        if row.kind in ("followup", "reroute"):
+            question = _question(session, row, lead)
+            if question is None:  # its moment has passed (the CFA answered, the lead was closed)
+                record_success(row, False, now)
+                continue
+            claimed.append(Notice(row.id, str(lead.chat_id), question.text, question.buttons))
+            continue
         cfa = session.get(CatCfa, lead.cfa_id)
         payload = row.payload or {}
         status = payload.get("status", "")
@@ -76,6 +95,19 @@ def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Noti
                  reason=reason)
         claimed.append(Notice(row.id, str(lead.chat_id), text))
     return claimed
+
+
+def _question(session: Session, row: OutboxMessage, lead: Lead) -> Question | None:
+    """The day-7 question or the offer of another CFA, if still meaningful."""
+    from akto_data.leads import youth  # youth builds on this module (is_telegram_chat)
+
+    if row.kind == "followup":
+        if lead.followup_answer is not None or not youth.waiting_on_cfa(session, lead):
+            return None
+        return youth.followup_question(session, lead)
+    if not youth.waiting_on_cfa(session, lead):
+        return None
+    return youth.reroute_question(session, lead, str((row.payload or {}).get("cfa_id", "")))
 
 
 def record_notice(session: Session, outbox_id: int, now: datetime, failure: SendFailed | None) -> None:
@@ -102,9 +134,13 @@ def _record(outbox_id: int, now: datetime, failure: SendFailed | None) -> None:
         record_notice(session, outbox_id, now, failure)
 
 
+#: Sends a question: ``(chat_id, text, buttons)`` with buttons ``(title, payload)``.
+SendQuestion = Callable[[str, str, tuple[tuple[str, str], ...]], Awaitable[None]]
+
+
 async def send_due_notices(send: Callable[[str, str], Awaitable[None]], *, deadline: float = 20.0, limit: int = 20,
-                           clock: Callable[[], datetime] = utcnow) -> int:
-    """Send the due notices with ``send(chat_id, text)``; return how many went through.
+                           clock: Callable[[], datetime] = utcnow, ask: SendQuestion | None = None) -> int:
+    """Send the due notices with ``send(chat_id, text)``, questions with ``ask``; how many went through.
 
     ``send`` raises :class:`SendFailed` (permanent for a blocked bot) or anything
     else (counted as a transient failure); each send has ``deadline`` seconds in all.
@@ -114,7 +150,10 @@ async def send_due_notices(send: Callable[[str, str], Awaitable[None]], *, deadl
     for notice in notices:
         failure: SendFailed | None = None
         try:
-            await asyncio.wait_for(send(notice.chat_id, notice.text), deadline)
+            if notice.buttons and ask is not None:
+                await asyncio.wait_for(ask(notice.chat_id, notice.text, notice.buttons), deadline)
+            else:
+                await asyncio.wait_for(send(notice.chat_id, notice.text), deadline)
             delivered += 1
         except SendFailed as exc:
             failure = exc

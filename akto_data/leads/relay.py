@@ -1,0 +1,316 @@
+"""Short messages between a CFA (portal) and the young person (Telegram), relayed by the bot.
+
+The CFA writes in its portal (:func:`post_cfa_message`): plain text, 500 characters
+at most, only while the young person can be reached (a Telegram chat, the lead neither
+closed nor anonymised, the relay not stopped). A message counts as the CFA's answer
+(:attr:`Lead.first_answer_at`).
+
+The bot sends it (:func:`claim_relay` / :func:`record_relay`, the same claim / lease /
+record loop and the same back-off and give-up rules as the outbox: a blocked bot is a
+permanent failure, shown as failed in the portal, never retried) with two buttons:
+"Répondre" (:func:`start_reply`: the chat's next text message, within
+:data:`REPLY_WINDOW`, goes to the CFA, :func:`route_reply`) and "Ne plus recevoir ses
+messages" (:func:`stop_relay`, also ``/annuler`` while a reply is awaited).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from akto_data.catalogue.tables import CatCfa
+from akto_data.db import session_scope
+from akto_data.i18n import text as t
+from akto_data.leads.lifecycle import CLOSED
+from akto_data.leads.models import Lead, LeadMessage, OutboxMessage
+from akto_data.leads.notices import is_telegram_chat
+from akto_data.leads.outbox import FAILED, PENDING, SENDING, SendFailed, record_failure, record_success
+from akto_data.models import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Longest message a CFA may send (Telegram's limit is far above; a short note is the point).
+MAX_LENGTH = 500
+#: Longest reply the young person may send to the CFA.
+MAX_REPLY_LENGTH = 1000
+#: How long after "Répondre" the chat's next message still goes to the CFA.
+REPLY_WINDOW = timedelta(minutes=30)
+#: How long a claimed message is reserved for the bot that claimed it.
+LEASE = timedelta(minutes=2)
+#: State of the young person's replies.
+RECEIVED = "received"
+
+
+class RelayRefused(Exception):
+    """The CFA's message cannot be relayed; ``key`` is the catalogue text saying why."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    @property
+    def text(self) -> str:
+        return t(self.key, **self.values)
+
+
+# -- the portal ------------------------------------------------------------------------------
+
+def cfa_lead(session: Session, cfa_id: str, lead_id: int) -> Lead | None:
+    """The lead if it is this CFA's (another CFA's lead is as unknown as a missing one)."""
+    lead = session.get(Lead, lead_id)
+    return lead if lead is not None and lead.cfa_id == cfa_id else None
+
+
+def closed_reason(lead: Lead) -> str | None:
+    """Catalogue key of why nothing can be relayed to this young person, or None when it can."""
+    if lead.anonymised_at is not None:
+        return "lead.relay.refused.anonymised"
+    if lead.relay_stopped_at is not None:
+        return "lead.relay.refused.stopped"
+    if lead.status in CLOSED:
+        return "lead.relay.refused.closed"
+    if not is_telegram_chat(lead.chat_id):
+        return "lead.relay.refused.no_chat"
+    return None
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    direction: str  # cfa | young
+    text: str
+    state: str  # pending | sending | sent | failed | received
+    at: datetime
+    sent_at: datetime | None
+    #: Why it failed, in words for the CFA (never the raw Telegram error).
+    failure: str | None
+
+
+@dataclass(frozen=True)
+class Thread:
+    lead_id: int
+    messages: list[ThreadMessage]
+    #: Catalogue key of why the CFA cannot write (None: the form is open).
+    closed: str | None
+    stopped_at: datetime | None
+
+    @property
+    def closed_text(self) -> str | None:
+        return t(self.closed) if self.closed else None
+
+
+def failure_text(last_error: str | None) -> str:
+    """A failed message's reason for the CFA: a blocked bot is said as such."""
+    error = last_error or ""
+    if "403" in error or "blocked" in error.lower():
+        return t("lead.relay.failure.blocked")
+    if "400" in error:
+        return t("lead.relay.failure.gone")
+    if error.startswith("stopped"):
+        return t("lead.relay.failure.stopped")
+    return t("lead.relay.failure.other")
+
+
+def thread(session: Session, cfa_id: str, lead_id: int) -> Thread | None:
+    """The messages of a lead, oldest first, for its CFA; None for another CFA's or a missing lead."""
+    lead = cfa_lead(session, cfa_id, lead_id)
+    if lead is None:
+        return None
+    rows = session.scalars(select(LeadMessage).where(LeadMessage.lead_id == lead.id).order_by(LeadMessage.id))
+    messages = [ThreadMessage(m.direction, m.text, m.state, as_utc(m.created_at),
+                              as_utc(m.sent_at) if m.sent_at else None,
+                              failure_text(m.last_error) if m.state == FAILED else None) for m in rows]
+    return Thread(lead.id, messages, closed_reason(lead),
+                  as_utc(lead.relay_stopped_at) if lead.relay_stopped_at else None)
+
+
+def post_cfa_message(session: Session, cfa_id: str, lead_id: int, text: str, now: datetime | None = None
+                     ) -> LeadMessage:
+    """Queue the CFA's message for the bot; :class:`RelayRefused` says why not.
+
+    Raises :class:`LookupError` for a lead that is not this CFA's (the page answers 404).
+    """
+    now = now or utcnow()
+    lead = cfa_lead(session, cfa_id, lead_id)
+    if lead is None:
+        raise LookupError(lead_id)
+    text = (text or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise RelayRefused("lead.relay.refused.empty")
+    if len(text) > MAX_LENGTH:
+        raise RelayRefused("lead.relay.refused.too_long", limit=MAX_LENGTH, length=len(text))
+    reason = closed_reason(lead)
+    if reason:
+        raise RelayRefused(reason)
+    message = LeadMessage(lead_id=lead.id, direction="cfa", text=text, state=PENDING, created_at=now,
+                          next_attempt_at=now)
+    session.add(message)
+    if lead.first_answer_at is None:
+        lead.first_answer_at = now
+    session.flush()
+    return message
+
+
+# -- the bot: sending the CFA's messages ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Relayed:
+    """A CFA message to send now: text, and the buttons ``(title, payload)`` under it."""
+
+    message_id: int
+    chat_id: str
+    text: str
+    buttons: tuple[tuple[str, str], ...]
+
+
+def _cfa_name(session: Session, cfa_id: str) -> str:
+    cfa = session.get(CatCfa, cfa_id)
+    return cfa.name if cfa is not None else cfa_id
+
+
+def claim_relay(session: Session, now: datetime, limit: int = 20) -> list[Relayed]:
+    """Due CFA messages, reserved for the caller (lease); those that can no longer go are failed."""
+    rows = session.scalars(select(LeadMessage).where(
+        LeadMessage.direction == "cfa", LeadMessage.state.in_((PENDING, SENDING)), LeadMessage.next_attempt_at <= now)
+        .order_by(LeadMessage.id).limit(limit)).all()
+    claimed = []
+    for row in rows:
+        lead = session.get(Lead, row.lead_id)
+        reason = closed_reason(lead) if lead is not None else "lead.relay.refused.anonymised"
+        if reason is not None and reason != "lead.relay.refused.closed":
+            # The young person stopped the messages (or the data went) after it was written.
+            row.state, row.next_attempt_at = FAILED, now
+            row.last_error = "stopped" if reason == "lead.relay.refused.stopped" else "unreachable"
+            continue
+        taken = session.execute(update(LeadMessage).where(
+            LeadMessage.id == row.id, LeadMessage.state.in_((PENDING, SENDING)), LeadMessage.next_attempt_at <= now)
+            .values(state=SENDING, next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+        if not taken.rowcount or lead is None:  # type: ignore[attr-defined]
+            continue
+        cfa = _cfa_name(session, lead.cfa_id)
+        claimed.append(Relayed(row.id, str(lead.chat_id), t("lead.relay.message", cfa=cfa, text=row.text), (
+            (t("lead.relay.button.reply"), f"lead:relay:{lead.id}:reply"),
+            (t("lead.relay.button.stop"), f"lead:relay:{lead.id}:stop"))))
+    return claimed
+
+
+def record_relay(session: Session, message_id: int, now: datetime, failure: SendFailed | None) -> None:
+    """The result of one send, with the outbox's rules; nothing if the message went meanwhile."""
+    message = session.get(LeadMessage, message_id)
+    if message is None or message.state != SENDING:
+        return
+    # A LeadMessage has the outbox row's retry fields (attempts, state, next_attempt_at, last_error, sent_at).
+    row = cast(OutboxMessage, message)
+    if failure is None:
+        record_success(row, True, now)
+        return
+    record_failure(row, failure, now)
+    log.log(logging.ERROR if message.state == FAILED else logging.WARNING,
+            "CFA message %s (lead %s) not delivered (attempt %d, %s): %s", message.id, message.lead_id,
+            message.attempts, "will retry" if message.state == PENDING else "given up", message.last_error)
+
+
+def claim_relay_now(now: datetime, limit: int = 20) -> list[Relayed]:
+    with session_scope() as session:
+        return claim_relay(session, now, limit)
+
+
+def record_relay_now(message_id: int, now: datetime, failure: SendFailed | None) -> None:
+    with session_scope() as session:
+        record_relay(session, message_id, now, failure)
+
+
+# -- the bot: the young person's side ------------------------------------------------------------
+
+def _own_lead(session: Session, chat_id: str, lead_id: int) -> Lead | None:
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.anonymised_at is not None or lead.chat_id != chat_id:
+        return None
+    return lead
+
+
+def start_reply(session: Session, chat_id: str, lead_id: int, now: datetime | None = None) -> str:
+    """"Répondre": the chat's next message goes to this lead's CFA (one lead at a time)."""
+    now = now or utcnow()
+    lead = _own_lead(session, chat_id, lead_id)
+    if lead is None:
+        return t("lead.relay.gone")
+    cfa = _cfa_name(session, lead.cfa_id)
+    if lead.relay_stopped_at is not None:
+        return t("lead.relay.reply_stopped", cfa=cfa)
+    session.execute(update(Lead).where(Lead.chat_id == chat_id, Lead.id != lead.id, Lead.reply_pending_at.is_not(None))
+                    .values(reply_pending_at=None).execution_options(synchronize_session=False))
+    lead.reply_pending_at = now
+    return t("lead.relay.write_reply", cfa=cfa)
+
+
+def stop_relay(session: Session, chat_id: str, lead_id: int, now: datetime | None = None) -> str:
+    """"Ne plus recevoir ses messages": the CFA can no longer write; a reply awaited is dropped."""
+    now = now or utcnow()
+    lead = _own_lead(session, chat_id, lead_id)
+    if lead is None:
+        return t("lead.relay.gone")
+    cfa = _cfa_name(session, lead.cfa_id)
+    lead.reply_pending_at = None
+    if lead.relay_stopped_at is None:
+        lead.relay_stopped_at = now
+    return t("lead.relay.stopped", cfa=cfa)
+
+
+def pending_reply(session: Session, chat_id: str, now: datetime) -> Lead | None:
+    """The lead whose CFA awaits this chat's reply (within :data:`REPLY_WINDOW`); older marks are dropped."""
+    leads = session.scalars(select(Lead).where(Lead.chat_id == chat_id, Lead.reply_pending_at.is_not(None))
+                            .order_by(Lead.reply_pending_at.desc())).all()
+    found = None
+    for lead in leads:
+        pending = as_utc(lead.reply_pending_at) if lead.reply_pending_at else None
+        if found is None and pending is not None and pending >= now - REPLY_WINDOW and lead.anonymised_at is None:
+            found = lead
+        else:
+            lead.reply_pending_at = None
+    return found
+
+
+def route_reply(session: Session, chat_id: str, text: str | None, command: str | None,
+                now: datetime | None = None) -> str | None:
+    """Route a message of a chat that pressed "Répondre": the text to answer, or None (not ours).
+
+    Text goes to the CFA (a :class:`LeadMessage` ``received``, an e-mail ``reply`` queued);
+    ``/annuler`` cancels the reply and stops the CFA's messages; other commands,
+    buttons and anything after :data:`REPLY_WINDOW` go on to the assistant.
+    """
+    now = now or utcnow()
+    if command is None and text is None:
+        return None
+    lead = pending_reply(session, chat_id, now)
+    if lead is None:
+        return None
+    cfa = _cfa_name(session, lead.cfa_id)
+    if command is not None:
+        if command != "annuler":
+            return None
+        lead.reply_pending_at = None
+        lead.relay_stopped_at = lead.relay_stopped_at or now
+        return t("lead.relay.cancelled", cfa=cfa)
+    body = (text or "").strip()
+    if not body:
+        return None
+    if len(body) > MAX_REPLY_LENGTH:
+        return t("lead.relay.reply_too_long", limit=MAX_REPLY_LENGTH, length=len(body))
+    session.add(LeadMessage(lead_id=lead.id, direction="young", text=body, state=RECEIVED, created_at=now,
+                            next_attempt_at=now, sent_at=now))
+    lead.reply_pending_at = None
+    session.add(OutboxMessage(lead_id=lead.id, channel="email", kind="reply", next_attempt_at=now))
+    return t("lead.relay.reply_sent", cfa=cfa)
+
+
+def route_reply_now(chat_id: str, text: str | None, command: str | None) -> str | None:
+    """:func:`route_reply` in its own unit of work (the bot's handler)."""
+    with session_scope() as session:
+        return route_reply(session, chat_id, text, command)
+

@@ -1,0 +1,61 @@
+"""The bot relays the CFAs' messages to the young people (the core is :mod:`akto_data.leads.relay`).
+
+The portal queues a CFA's message in the database; only the bot holds the Telegram
+token, so a task of its event loop sends them, with the same claim / lease / record
+loop as the lead notices and the advisors' messages, the chat's pacing and the HTML
+escaping of every answer (a CFA's text is never read as markup). A blocked bot (403)
+is a permanent failure: the portal shows the message as failed and it is not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from telegram import Bot
+
+from akto_data.leads.outbox import SendFailed, error_text
+from akto_data.leads.relay import claim_relay_now, record_relay_now
+from akto_data.models import utcnow
+from bot.notices import send_notice
+from bot.pacing import ChatPacer
+from bot.periodic import PeriodicTask
+
+log = logging.getLogger(__name__)
+
+
+class LeadRelay(PeriodicTask):
+    """Every ``interval`` seconds: send the CFAs' queued messages, with "Répondre" / "Ne plus recevoir"."""
+
+    name = "lead-relay"
+
+    def __init__(self, bot: Bot, pacer: ChatPacer, *, interval: float = 2.0,
+                 clock: Callable[[], datetime] = utcnow, deadline: float = 20.0) -> None:
+        super().__init__(interval)
+        self.bot = bot
+        self.pacer = pacer
+        self.clock = clock
+        self.deadline = deadline
+
+    async def run_once(self) -> int:
+        """One round; how many messages went through."""
+        messages = await asyncio.to_thread(claim_relay_now, self.clock())
+        delivered = 0
+        for message in messages:
+            failure: SendFailed | None = None
+            try:
+                await asyncio.wait_for(send_notice(self.bot, message.chat_id, message.text, pacer=self.pacer,
+                                                   buttons=message.buttons), self.deadline)
+                delivered += 1
+            except SendFailed as exc:
+                failure = exc
+            except TimeoutError:
+                failure = SendFailed(f"délai de {self.deadline:g} s dépassé (Telegram)")
+            except Exception as exc:  # recorded on the row, never raised to the loop
+                failure = SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
+            if failure is not None:
+                log.warning("CFA message %s not delivered: %s", message.message_id, failure.reason)
+            await asyncio.to_thread(record_relay_now, message.message_id, self.clock(), failure)
+        return delivered
