@@ -4,7 +4,7 @@ An htmx partial (``GET``/``POST /cfa/demandes/{lead_id}/messages``), loaded by t
 lead page: the thread (the CFA's messages with their state, the young person's
 replies) and the form. Thin handlers: the rules (length, who can still be written
 to, ownership) are in :mod:`akto_data.leads.relay`. Another CFA's lead answers 404,
-like an unknown one.
+like an unknown one (the portal's one 404 page).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import CatCfa, CatTerritory
 from akto_data.leads import relay
 from web.app import templates
+from web.routes.cfa_portal import not_found
 from web.security import CfaUser, csrf_token, current_cfa, unit_of_work
 
 router = APIRouter(prefix="/cfa/demandes")
@@ -35,7 +36,7 @@ def _render(request: Request, session: Session, cfa: CfaUser, lead_id: int, *, e
             text: str = "", status_code: int = 200) -> Response:
     found = relay.thread(session, cfa.cfa_id, lead_id)
     if found is None:
-        raise HTTPException(status_code=404, detail="Cette demande n'existe pas ou n'est pas la vôtre.")
+        return not_found(request, cfa)
     zone = _zone(session, cfa.cfa_id)
 
     def shown(moment: datetime | None) -> str:
@@ -58,7 +59,7 @@ async def send_message(request: Request, lead_id: int, text: str = Form(""), cfa
     try:
         relay.post_cfa_message(session, cfa.cfa_id, lead_id, text)
     except LookupError:
-        raise HTTPException(status_code=404, detail="Cette demande n'existe pas ou n'est pas la vôtre.") from None
+        return not_found(request, cfa)
     except relay.RelayRefused as refused:
         # htmx swaps only 2xx answers by default: the refusal is shown in the form, the text kept.
         return _render(request, session, cfa, lead_id, error=refused.text, text=text)
