@@ -14,11 +14,13 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import intent_payload, latest_metadata, value_before_latest_message
 from actions.unit_of_work import UnitOfWorkMixin, current, unit_of_work
 from akto_data.catalogue.queries import Catalogue
+from akto_data.cfa.settings import is_paused
 from akto_data.i18n import text as t
 from akto_data.leads.contact import (
     EMAIL_MAX_LENGTH,
@@ -89,7 +91,24 @@ class ValidateLeadForm(UnitOfWorkMixin, FormValidationAction):
         set_since_message = tracker.slots_to_validate()
         tracker.slots_to_validate = lambda: {
             name: value for name, value in set_since_message.items() if value is not None}
-        return await super().get_validation_events(dispatcher, tracker, domain)
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        return events + self._chosen_cfa_paused(dispatcher, tracker, events)
+
+    @staticmethod
+    def _chosen_cfa_paused(dispatcher: CollectingDispatcher, tracker: Tracker,
+                           events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The CFA picked earlier was paused by AKTO since: choose again, and consent again.
+
+        Checked on every turn of the form, so the recap never names a paused CFA and a
+        "yes" already given for it does not carry over to the next CFA chosen.
+        """
+        if any(e.get("name") == "lead_cfa" for e in events):
+            return []  # chosen in this very message: validate_lead_cfa offered only open CFAs
+        chosen = tracker.get_slot("lead_cfa")
+        if not chosen or not is_paused(current().session, str(chosen)):
+            return []
+        dispatcher.utter_message(text=t("cfa.staff.chosen_cfa_paused"))
+        return [SlotSet("lead_cfa", None), SlotSet("lead_consent", None)]
 
     @staticmethod
     def _not_asked(slot: str, tracker: Tracker) -> dict[str, Any] | None:

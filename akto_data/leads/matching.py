@@ -4,6 +4,10 @@ Matching runs on the server from the catalogue, never from what the user typed.
 A CFA matches when it teaches the occupation (ROME) in the territory at a level the
 young person can enter: not more than two levels above their current diploma
 (a CAP holder, level 3, can enter a bac pro or BTS, not a master).
+
+A CFA paused by AKTO staff (:func:`akto_data.cfa.performance.pause`) is never offered
+nor chosen: the lead form lists the others, and a young person who picked it before
+the pause is asked to choose again (``actions.leads``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.catalogue.tables import CatCfa, CatCfaTraining
+from akto_data.cfa.settings import is_paused, paused_cfas
 
 #: How far above their current level a young person can aim.
 MAX_LEVEL_STEP = 2
@@ -32,13 +37,18 @@ class CfaMatch:
 def matching_cfas(catalogue: Catalogue, rome: str, territory_id: str, diploma_level: int | None = None
                   ) -> list[CfaMatch]:
     """CFAs of ``territory_id`` teaching ``rome``; one row per CFA, its most fitting training."""
-    best = _best_per_cfa(catalogue.cfas_teaching(rome, territory_id), diploma_level)
+    paused = paused_cfas(catalogue.session)
+    rows = [(cfa, training) for cfa, training in catalogue.cfas_teaching(rome, territory_id) if cfa.id not in paused]
+    best = _best_per_cfa(rows, diploma_level)
     return sorted(best.values(), key=lambda m: m.name)
 
 
 def chosen_match(catalogue: Catalogue, cfa_id: str | None, rome: str | None, diploma_level: int | None
                  ) -> CfaMatch | None:
-    """The training of ``cfa_id`` the young person was shown on its button (same choice rule)."""
+    """The training of ``cfa_id`` the young person was shown on its button (same choice rule);
+    None when that CFA is paused."""
+    if cfa_id is None or is_paused(catalogue.session, cfa_id):
+        return None
     rows = [(cfa, training) for cfa, training in catalogue.cfas_teaching(rome or "") if cfa.id == cfa_id]
     return _best_per_cfa(rows, diploma_level).get(cfa_id or "")
 

@@ -25,6 +25,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import CatCfaDelivery
+from akto_data.cfa.settings import is_paused
 from akto_data.db import session_scope
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.models import Base, utcnow
@@ -43,6 +44,10 @@ class DuplicateLead(Exception):
 
 class TooManyLeads(Exception):
     """More than :data:`MAX_LEADS_PER_DAY` leads today from this user."""
+
+
+class CfaPaused(Exception):
+    """AKTO staff paused this CFA: no new lead may reach it (the young person chooses another)."""
 
 
 def qualification_score(data: dict[str, Any], training_level: int | None) -> int:
@@ -107,6 +112,8 @@ def create_lead(data: dict[str, Any], consent_version: str, training_level: int 
             return create_lead(data, consent_version, training_level, own)
     now = utcnow()
     data = bounded(data)
+    if is_paused(session, data["cfa_id"]):
+        raise CfaPaused(data["cfa_id"])
     chat_id = data.get("chat_id")
     if chat_id:
         duplicate = session.scalar(select(func.count(Lead.id)).where(
