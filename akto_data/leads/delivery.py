@@ -17,7 +17,6 @@ Telegram notices to young people are not sent here: the bot process sends them
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import os
@@ -37,13 +36,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.schema import LOOPBACK_HOSTS, webhook_url_problem
-from akto_data.catalogue.tables import CatCfa, CatCfaDelivery, CatTerritory
+from akto_data.cfa.settings import delivery_for
 from akto_data.db import session_scope
-from akto_data.i18n import long_date
-from akto_data.i18n import text as t
-from akto_data.leads.form import label, shown_contact
-from akto_data.leads.lifecycle import queue_reminders
-from akto_data.leads.links import EMAIL_STATUSES, LINK_STATUSES, body_signature, status_url
+from akto_data.leads.emails import CFA_KINDS, card_rows, cfa_email, lead_url
+from akto_data.leads.links import LINK_STATUSES, body_signature, status_url
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.notices import is_telegram_chat
 from akto_data.leads.outbox import (
@@ -54,10 +50,13 @@ from akto_data.leads.outbox import (
     record_failure,
     record_success,
 )
+from akto_data.leads.schedule import run_schedule
 from akto_data.models import utcnow
 from akto_data.retention import apply_retention
 
 log = logging.getLogger(__name__)
+#: ``card_rows`` lives with the e-mails now (:mod:`akto_data.leads.emails`); kept importable from here.
+__all__ = ["OutboxWorker", "SmtpSettings", "card_rows", "failure_of", "mark_sent", "send_email", "webhook_body"]
 
 SECURITY_MODES = ("none", "starttls", "ssl")
 
@@ -93,73 +92,14 @@ class SmtpSettings:
                    ca_file=os.environ.get("SMTP_CA_FILE") or None)
 
 
-def _one_line(value: object) -> str:
-    """A card value on one line: a stray newline cannot start a row of its own."""
-    return " ".join(str(value).split())
-
-
-def _yes_no(value: bool | None) -> str:
-    return "?" if value is None else t("lead.value.yes" if value else "lead.value.no")
-
-
-def card_rows(session: Session, lead: Lead) -> list[tuple[str, str]]:
-    """The lead's fields as the CFA reads them (labels, not codes), one (label, value) per row.
-
-    Built from the lead's fields, never by parsing rendered text: the young person's
-    free message is a value like any other and cannot add a row.
-    """
-    place = session.get(CatTerritory, lead.territory)
-    age = f"{lead.age if lead.age is not None else '?'}{t('lead.email.minor') if lead.minor else ''}"
-    rows = [
-        ("first_name", lead.first_name or "?"), ("age", age), ("training", lead.training),
-        ("territory", f"{place.name if place else lead.territory}, {lead.town or '?'}"),
-        ("diploma_level", label("diploma", lead.diploma_level)), ("start_when", label("start", lead.start_when)),
-        ("has_employer", _yes_no(lead.has_employer)), ("mobility", label("mobility", lead.mobility)),
-        ("contact", shown_contact(lead.contact_channel, lead.contact_value)),
-        ("reasons", ", ".join(label("reason", r) for r in lead.reasons or []) or "?"),
-        ("score", f"{lead.score}/100"),
-    ]
-    return [(t(f"lead.card.{name}"), _one_line(value)) for name, value in rows]
-
-
-def lead_email(session: Session, lead: Lead, to: str, sender: str, reminder: bool = False) -> EmailMessage:
-    """The e-mail a CFA receives: a one-glance card and the status links, as text and HTML."""
-    intro = t("lead.email.intro", consent_version=lead.consent_version, consented_at=long_date(lead.consented_at))
-    if reminder:
-        intro = t("lead.email.reminder_intro") + "\n\n" + intro
-    rows = card_rows(session, lead)
-    links = [(t(f"lead.status.{status}"), status_url(lead.idempotency_key, status)) for status in EMAIL_STATUSES]
-    footer = t("lead.email.footer", key=lead.idempotency_key)
-    message = EmailMessage()
-    subject = t("lead.email.subject", first_name=_one_line(lead.first_name or "?"), training=lead.training)
-    message["Subject"] = t("lead.email.reminder_subject", subject=subject) if reminder else subject
-    message["From"] = sender
-    message["To"] = to
-    # The lead's key makes the Message-ID: a resend after a crash is recognisably the same mail.
-    suffix = "-reminder" if reminder else ""
-    message["Message-ID"] = f"<{lead.idempotency_key}{suffix}@ici-cest-ma-place>"
-    message["X-Lead-Key"] = lead.idempotency_key
-    # The free message comes last, every line quoted: whatever it says stays inside the quote.
-    said = (lead.message or "").strip().splitlines()
-    quoted = "\n".join(f"> {line}" for line in said) if said else "> " + t("lead.card.no_message")
-    card = "\n".join(f"{name} : {value}" for name, value in rows)
-    link_text = "\n".join(f"• {name} : {url}" for name, url in links)
-    message.set_content(f"{intro}\n\n{card}\n{t('lead.card.message')} :\n{quoted}\n\n"
-                        f"{t('lead.email.links')}\n{link_text}\n\n{footer}\n")
-    table = "".join(f"<tr><th align='left'>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
-                    for name, value in rows)
-    said_html = "<br>".join(html.escape(line) for line in said) or html.escape(t("lead.card.no_message"))
-    table += (f"<tr><th align='left' valign='top'>{html.escape(t('lead.card.message'))}</th>"
-              f"<td><blockquote>{said_html}</blockquote></td></tr>")
-    anchors = " · ".join(f"<a href='{html.escape(url)}'>{html.escape(name)}</a>" for name, url in links)
-    message.add_alternative(
-        f"<p>{html.escape(intro)}</p><table>{table}</table><p>{html.escape(t('lead.email.links'))}<br>{anchors}</p>"
-        f"<p>{html.escape(footer)}</p>", subtype="html")
-    return message
-
-
 def webhook_body(lead: Lead) -> bytes:
-    """JSON sent to a CFA's webhook: codes (for their software) plus the status links."""
+    """JSON sent to a CFA's webhook: codes (for their software), the status links and the portal page.
+
+    The young person's contact stays in the body even when the CFA asked to keep it out of
+    its e-mails (``contact_in_email`` False): a webhook is a signed call from our server to
+    the CFA's own system (HTTPS, HMAC), not a mailbox that gets forwarded; the option is
+    about e-mails, and a CRM fed by the webhook needs the phone to call back.
+    """
     data = {
         "event": "lead.created", "key": lead.idempotency_key, "cfa_id": lead.cfa_id, "rome": lead.rome,
         "training": lead.training, "first_name": lead.first_name, "age": lead.age, "minor": lead.minor,
@@ -169,8 +109,20 @@ def webhook_body(lead: Lead) -> bytes:
         "message": lead.message, "score": lead.score, "consent_version": lead.consent_version,
         "consented_at": lead.consented_at.isoformat(), "created_at": lead.created_at.isoformat(),
         "status_links": {status: status_url(lead.idempotency_key, status) for status in LINK_STATUSES},
+        "portal_url": lead_url(lead.id),
     }
     return json.dumps(data, ensure_ascii=False).encode()
+
+
+def webhook_headers(lead: Lead, body: bytes, secrets: tuple[str, ...], timestamp: int) -> dict[str, str]:
+    """Headers of a webhook call: ``X-Signature`` with the current secret and, during the
+    overlap after a rotation, ``X-Signature-Previous`` with the previous one (see
+    :func:`akto_data.leads.links.verify_webhook`: the receiver accepts either)."""
+    headers = {"Content-Type": "application/json", "X-Lead-Key": lead.idempotency_key,
+               "X-Signature-Timestamp": str(timestamp), "X-Signature": body_signature(body, secrets[0], timestamp)}
+    if len(secrets) > 1:
+        headers["X-Signature-Previous"] = body_signature(body, secrets[1], timestamp)
+    return headers
 
 
 def failure_of(exc: BaseException) -> SendFailed:
@@ -210,8 +162,11 @@ class OutboxWorker:
         #: Total time one send may take (connection, TLS, login, every byte of the answer).
         self.deadline = deadline or self.smtp.timeout
 
-    def _send_email(self, message: EmailMessage) -> None:
-        """Send over SMTP within :attr:`deadline`: a watchdog shuts the socket when it passes."""
+    def _send_email(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        """Send over SMTP within :attr:`deadline`: a watchdog shuts the socket when it passes.
+
+        Returns the recipients the server refused when it accepted others (all refused raises).
+        """
         settings = self.smtp
         context = ssl.create_default_context(cafile=settings.ca_file)
         client = (smtplib.SMTP_SSL(timeout=settings.timeout, context=context) if settings.security == "ssl"
@@ -237,9 +192,10 @@ class OutboxWorker:
                 client.ehlo()
             if settings.username:
                 client.login(settings.username, settings.password or "")
-            client.send_message(message)
+            refused = client.send_message(message)
             with suppress(smtplib.SMTPException, OSError):
                 client.quit()
+            return refused
         except (OSError, smtplib.SMTPException) as exc:
             if expired.is_set():
                 raise SendFailed(f"délai de {self.deadline:g} s dépassé (SMTP)") from exc
@@ -287,7 +243,7 @@ class OutboxWorker:
             if item is None:  # another worker took it
                 return 0
             try:
-                sent = self._send(session, item, item.lead)
+                sent = self._send(session, item, item.lead, now)
             except Exception as exc:  # every failure is recorded on its row, whatever its type
                 failure = failure_of(exc)
                 record_failure(item, failure, now)
@@ -308,35 +264,55 @@ class OutboxWorker:
             if item is not None and item.state == PENDING:
                 record_failure(item, failure_of(exc), now)
 
-    def _send(self, session: Session, item: OutboxMessage, lead: Lead | None) -> bool:
-        """Do the I/O of one outbox message; False when there is nowhere to send it."""
-        if lead is None:
-            raise SendFailed(f"type d'envoi sans demande non pris en charge : {item.kind}", permanent=True)
-        cfa = session.get(CatCfa, lead.cfa_id)
-        delivery = session.get(CatCfaDelivery, lead.cfa_id)
-        if cfa is None or delivery is None:
-            raise SendFailed(f"pas de réglages de livraison pour le CFA {lead.cfa_id}")
+    def _send(self, session: Session, item: OutboxMessage, lead: Lead | None, now: datetime) -> bool:
+        """Do the I/O of one outbox message; False when there is nowhere (or nothing any more) to send.
+
+        The CFA's settings are read through :func:`akto_data.cfa.settings.delivery_for`
+        (the portal's, else the delivery file's). A paused CFA still gets what is about
+        the leads it already has; pausing only stops new leads (matching).
+        """
+        cfa_id = lead.cfa_id if lead is not None else item.cfa_id
+        if cfa_id is None:
+            raise SendFailed(f"envoi sans demande ni CFA : {item.kind}", permanent=True)
+        if lead is not None and lead.anonymised_at is not None:
+            return False  # nothing left to say about an anonymised lead
+        delivery = delivery_for(session, cfa_id, now)
+        if delivery is None:
+            raise SendFailed(f"pas de réglages de livraison pour le CFA {cfa_id}")
         if item.channel == "webhook":
-            if not delivery.webhook_url or not delivery.webhook_secret:
+            if lead is None or item.kind != "lead":
+                raise SendFailed(f"type d'envoi par webhook non pris en charge : {item.kind}", permanent=True)
+            if not delivery.webhook_url or not delivery.webhook_secrets:
                 return False
             problem = webhook_url_problem(delivery.webhook_url)
             if problem:
                 raise SendFailed(f"webhook_url invalide : {problem}", permanent=True)
             body = webhook_body(lead)
-            timestamp = int(time.time())
-            self._post_webhook(delivery.webhook_url, body, {
-                "Content-Type": "application/json", "X-Lead-Key": lead.idempotency_key,
-                "X-Signature-Timestamp": str(timestamp),
-                "X-Signature": body_signature(body, delivery.webhook_secret, timestamp)})
+            self._post_webhook(delivery.webhook_url, body,
+                               webhook_headers(lead, body, delivery.webhook_secrets, int(time.time())))
             return True
-        self._send_email(lead_email(session, lead, delivery.email, self.smtp.sender, reminder=item.kind == "reminder"))
+        if item.channel != "email" or item.kind not in CFA_KINDS:
+            raise SendFailed(f"type d'envoi non pris en charge : {item.channel}/{item.kind}", permanent=True)
+        if not delivery.emails:
+            raise SendFailed(f"aucune adresse de réception pour le CFA {cfa_id}")
+        message = cfa_email(session, item, delivery, self.smtp.sender, now)
+        if message is None:  # e.g. a reminder for a lead answered since it was queued
+            return False
+        refused = self._send_email(message)
+        if refused:  # some addresses took it: sent; the others are counted, never named (personal data)
+            codes = ", ".join(sorted({str(code) for code, _ in refused.values()}))
+            log.warning("outbox %s (%s): %d of %d addresses refused (SMTP %s)", item.id, item.kind, len(refused),
+                        len(delivery.emails), codes)
         return True
 
     def housekeeping(self, now: datetime | None = None) -> None:
-        """Reminders and anonymisation, run by the worker between sends."""
+        """Time-based steps (reminders, digests, the young person's questions), statistics and
+        anonymisation, run by the worker between sends; one failing never stops the others."""
         now = now or self.clock()
-        with session_scope() as session:
-            queue_reminders(session, now)
+        try:
+            run_schedule(now)
+        except Exception:
+            log.exception("follow-up schedule failed")
         try:  # statistics first: events are counted before retention may delete them
             from akto_data.analytics.aggregate import run_until_caught_up
 

@@ -1,5 +1,6 @@
 """What happens to a lead after it is sent: CFA status updates, the young person's
-notices, the one reminder to a CFA that has not opened it, and anonymisation.
+notices, and the working-day calendar of each territory. (Reminders to a CFA that has
+not answered, and the weekly digest, are time-based steps: :mod:`akto_data.leads.followup`.)
 
 Every change is written with the outbox message it causes in the same transaction,
 so a notice or a reminder is never lost nor sent for a change that did not happen.
@@ -16,14 +17,11 @@ import holidays
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from akto_data.catalogue.tables import CatCfa, CatTerritory
 from akto_data.leads.links import CFA_STATUSES
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.outbox import CANCELLED, PENDING, SENDING, SENT
-from akto_data.models import as_utc, utcnow
+from akto_data.models import utcnow
 
-#: A CFA that has not opened a lead after this many working days gets one reminder.
-REMINDER_AFTER_WORKING_DAYS = 2
 #: Statuses that mean the CFA has opened the lead.
 OPENED = set(CFA_STATUSES)
 #: Statuses that answer the young person (the console's "answered"; "read" is not an answer).
@@ -156,27 +154,3 @@ def add_working_days(start: datetime, days: int, territory: str | None = None, t
         if day.weekday() < 5 and day not in closed:
             days -= 1
     return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
-
-
-def queue_reminders(session: Session, now: datetime | None = None) -> int:
-    """Queue one reminder e-mail per lead sent 2 working days ago (the CFA's) and still not opened."""
-    now = now or utcnow()
-    queued = 0
-    candidates = session.scalars(select(Lead).where(
-        Lead.status == "sent", Lead.reminded_at.is_(None), Lead.anonymised_at.is_(None))).all()
-    for lead in candidates:
-        sent_at = max((m.sent_at for m in lead.outbox if m.kind == "lead" and m.sent_at), default=None)
-        if sent_at is None:
-            continue
-        cfa = session.get(CatCfa, lead.cfa_id)
-        place = cfa.territory if cfa is not None else lead.territory
-        zone = session.get(CatTerritory, place)
-        due = add_working_days(as_utc(sent_at), REMINDER_AFTER_WORKING_DAYS, place, zone.timezone if zone else "UTC")
-        if due > now:
-            continue
-        lead.reminded_at = now
-        lead.outbox.append(OutboxMessage(channel="email", kind="reminder", next_attempt_at=now))
-        queued += 1
-    return queued
-
-

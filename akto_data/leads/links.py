@@ -3,8 +3,9 @@
 A link names the lead (its idempotency key, not its row id) and the status, and
 carries an HMAC-SHA256 of both: nobody can forge a status change for another lead
 or another status. Webhook calls are signed with the CFA's secret over a timestamp
-and the body, so a captured call cannot be replayed later (see :func:`verify_webhook`,
-the reference a CFA's developers can follow).
+and the body, so a captured call cannot be replayed later, and during a secret rotation
+with the previous secret too (see :func:`verify_webhook`, the reference a CFA's
+developers can follow).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def body_signature(body: bytes, secret: str, timestamp: int) -> str:
 
 
 def verify_webhook(body: bytes, timestamp: str, signature: str, secret: str, now: float | None = None,
-                   tolerance: int = WEBHOOK_TOLERANCE) -> bool:
+                   tolerance: int = WEBHOOK_TOLERANCE, previous_signature: str | None = None) -> bool:
     """What a CFA's server checks on each call (reference implementation, documented in the README).
 
     1. ``X-Signature-Timestamp`` is an integer within ``tolerance`` seconds of the
@@ -69,6 +70,14 @@ def verify_webhook(body: bytes, timestamp: str, signature: str, secret: str, now
        constant time;
     3. then ``X-Lead-Key`` drops a lead already received (a resend after a crash
        carries the same key, with a fresh timestamp and signature).
+
+    Secret rotation: after a CFA sets a new secret in the portal, each call is signed
+    with the new one in ``X-Signature`` and, until the end of the overlap period, with
+    the previous one in ``X-Signature-Previous`` (same timestamp, same body). A receiver
+    accepts the call when ITS secret matches either header (pass both: ``signature`` and
+    ``previous_signature``), so it can switch to the new secret at any time during the
+    overlap. ``X-Signature`` keeps its meaning: a receiver that knows only that header
+    and the current secret works as before.
     """
     try:
         moment = int(timestamp)
@@ -77,4 +86,6 @@ def verify_webhook(body: bytes, timestamp: str, signature: str, secret: str, now
     if abs((time.time() if now is None else now) - moment) > tolerance:
         return False
     expected = body_signature(body, secret, moment).encode()
-    return hmac.compare_digest(expected, (signature or "").encode("utf-8", "replace"))
+    matches = [hmac.compare_digest(expected, (given or "").encode("utf-8", "replace"))
+               for given in (signature, previous_signature) if given]
+    return any(matches)

@@ -1,4 +1,4 @@
-"""After a lead is sent: signed status links, notices to the young person, one reminder,
+"""After a lead is sent: signed status links, notices to the young person, reminders,
 webhook signed with HMAC-SHA256, anonymisation after the retention, masked logs."""
 
 import hashlib
@@ -17,7 +17,8 @@ from sqlalchemy import select
 from akto_data.catalogue.tables import CatCfaDelivery
 from akto_data.db import session_scope
 from akto_data.leads.delivery import OutboxWorker, SmtpSettings
-from akto_data.leads.lifecycle import add_working_days, apply_status, queue_reminders
+from akto_data.leads.followup import queue_reminders
+from akto_data.leads.lifecycle import add_working_days, apply_status
 from akto_data.leads.links import WEBHOOK_TOLERANCE, status_url, verify_webhook
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.status_page import serve_in_background
@@ -143,7 +144,7 @@ def test_working_days_skip_the_weekend():
     assert add_working_days(friday, 2) == datetime(2026, 12, 1, 10, tzinfo=UTC)  # Tuesday
 
 
-def test_one_reminder_when_the_cfa_has_not_opened_the_lead_in_2_working_days(catalogue):
+def test_reminders_after_2_then_5_working_days_until_the_cfa_answers(catalogue):
     lead = create_lead(lead_data(), "v1")
     friday = datetime(2026, 11, 27, 10, tzinfo=UTC)
     with session_scope() as session:
@@ -151,17 +152,20 @@ def test_one_reminder_when_the_cfa_has_not_opened_the_lead_in_2_working_days(cat
         row.status = "sent"
         row.outbox[0].state, row.outbox[0].sent_at = "sent", friday
     assert reminders_at(friday + timedelta(days=3)) == 0  # Monday: 1 working day
-    assert reminders_at(friday + timedelta(days=4, minutes=1)) == 1  # Tuesday
-    assert reminders_at(friday + timedelta(days=9)) == 0  # only one
-    assert outbox("reminder") == [("email", "reminder", "pending", None)]
-    # An opened lead is never reminded.
+    assert reminders_at(friday + timedelta(days=4, minutes=1)) == 1  # Tuesday: reminder 1
+    assert reminders_at(friday + timedelta(days=4, hours=1)) == 0  # not twice
+    assert reminders_at(friday + timedelta(days=7, minutes=1)) == 1  # next Friday, 5 working days: reminder 2
+    assert reminders_at(friday + timedelta(days=9)) == 0  # and no third
+    assert outbox("reminder") == [("email", "reminder", "pending", {"step": 1}),
+                                  ("email", "reminder", "pending", {"step": 2})]
+    # An answered lead is never reminded ("read" alone is not an answer).
     other = create_lead(lead_data(cfa_id="mq_cma", rome="D1102"), "v1")
     with session_scope() as session:
         row = session.get(Lead, other.id)
         row.outbox[0].state, row.outbox[0].sent_at = "sent", friday
     with session_scope() as session:
-        apply_status(session, other.idempotency_key, "read")
-    assert reminders_at(friday + timedelta(days=9)) == 0
+        apply_status(session, other.idempotency_key, "contacted")
+    assert reminders_at(friday + timedelta(days=5)) == 0
 
 
 def reminders_at(now):
