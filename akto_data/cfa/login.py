@@ -164,7 +164,8 @@ def login_email(links: list[tuple[CatCfa, str]], to: str, sender: str) -> EmailM
     message["From"] = sender
     message["To"] = to
     intro = t("cfa.portal.login_email.intro") if len(links) == 1 else t("cfa.portal.login_email.intro_many")
-    expiry = t("cfa.portal.login_email.expiry", minutes=minutes)
+    expiry = t("cfa.portal.login_email.expiry" if len(links) == 1 else "cfa.portal.login_email.expiry_many",
+               minutes=minutes)
     ignore = t("cfa.portal.login_email.ignore")
     button = t("cfa.portal.login_email.button")
     text_links = "\n".join(f"{cfa.name} : {url}" if len(links) > 1 else url for cfa, url in links)
