@@ -249,8 +249,10 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def test_the_portal_partial_shows_the_thread_and_refuses_clearly(catalogue):
+def test_the_portal_partial_shows_the_thread_and_refuses_clearly(catalogue, monkeypatch):
     from tests.web.conftest import serve_console
+
+    monkeypatch.setenv("CONSOLE_SECRET", secrets.token_urlsafe(32))
 
     lead_id = new_lead(chat_id="4242")
     stranger = new_lead(chat_id="5151", cfa_id="mq_lpa_robert")
