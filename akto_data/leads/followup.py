@@ -124,9 +124,11 @@ def queue_once(session: Session, **values: Any) -> bool:
     values.setdefault("state", PENDING)
     values.setdefault("attempts", 0)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(OutboxMessage).values(**values)
-                             .on_conflict_do_nothing(index_elements=["dedup_key"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING tells whether a row went in (rowcount says 1 either way through psycopg's RETURNING).
+    inserted = session.execute(insert(OutboxMessage).values(**values)
+                               .on_conflict_do_nothing(index_elements=["dedup_key"])
+                               .returning(OutboxMessage.id)).first()
+    return inserted is not None
 
 
 def reminder_due(sent_at: datetime, done: int, now: datetime, calendar: Calendar) -> int | None:
