@@ -24,6 +24,7 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy import select
 
 from akto_data.db import session_scope
@@ -38,6 +39,7 @@ from akto_data.models import utcnow
 from bot.telegram_front import TelegramFront
 from tests.e2e.conftest import RunningBot, bot_settings, stop_bot
 from tests.e2e.emulator import BotMessage, EmulatedUser, EmulatorBridge
+from tests.web.conftest import CHROMIUM, serve_console
 
 CROIX_RIVAIL = "CFA agricole de l'EPLEFPA de Croix-Rivail"
 ROBERT = "CFA agricole du LPA du Robert"
@@ -206,7 +208,6 @@ async def test_offer_of_another_cfa_accepted_with_the_new_consent(person):
 
 async def test_cfa_message_reaches_the_young_person_and_the_reply_reaches_the_portal(person, base_settings):
     from tests.unit.test_lead_relay import signed_in
-    from tests.web.conftest import serve_console
 
     os.environ.setdefault("CONSOLE_SECRET", secrets.token_urlsafe(32))
     chat = str(person.user_id)
@@ -265,6 +266,51 @@ async def test_a_blocked_chat_makes_the_message_failed(person, followup_bot):
         assert message.attempts == 1 and "403" in (message.last_error or "")
     await asyncio.sleep(1.0)  # several rounds of the task: never tried again
     assert _states(lead_id) == ["failed"]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        await browser.close()
+
+
+async def test_cfa_writes_in_its_portal_in_a_browser_and_reads_the_reply(person, chromium):
+    """The relay both ways as people use it: the CFA in Chromium, the young person in Telegram."""
+    from tests.unit.test_lead_relay import login_link
+
+    os.environ.setdefault("CONSOLE_SECRET", secrets.token_urlsafe(32))
+    lead_id = delivered_lead(str(person.user_id), days_ago=2)
+    token = login_link("mq_croix_rivail", "leads@croix-rivail.example")
+    with serve_console() as console:
+        context = await chromium.new_context(locale="fr-FR")
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        await page.goto(f"{console.url}/cfa/lien/{token}?next=/cfa/demandes/{lead_id}")
+        async with page.expect_navigation():
+            await page.get_by_role("button", name="Se connecter").click()
+        box = page.locator("#lead-messages textarea")  # the partial, loaded by htmx
+        await box.fill("Bonjour Léa, êtes-vous disponible jeudi ?")
+        await page.locator("#lead-messages").get_by_role("button", name="Envoyer").click()
+        sent = page.locator("#lead-messages li.from-cfa")
+        await expect(sent).to_contain_text("Bonjour Léa, êtes-vous disponible jeudi ?")
+
+        relayed = await wait_for(person, "êtes-vous disponible jeudi ?")
+        await person.press(relayed, "Répondre")
+        await wait_for(person, "Écris ta réponse")
+        await person.say("Oui, jeudi matin")
+        await wait_for(person, f"Envoyé à {CROIX_RIVAIL} ✅")
+
+        await page.reload()
+        await expect(page.locator("#lead-messages li.from-young")).to_contain_text("Oui, jeudi matin")
+        await expect(sent).to_contain_text("envoyé")
+        await context.close()
 
 
 def _states(lead_id: int) -> list[str]:

@@ -232,12 +232,18 @@ def test_a_transient_failure_is_retried_with_back_off_then_given_up(catalogue):
 
 # -- the portal partial, served by the real app to a CFA signed in by a magic link ------------------
 
-def signed_in(url: str, cfa_id: str, email: str) -> httpx.Client:
+def login_link(cfa_id: str, email: str) -> str:
+    """A magic link's token for ``email``, made one of the CFA's delivery addresses (as the e-mail would carry)."""
     token = secrets.token_urlsafe(32)
     with session_scope() as session:
-        session.add(CfaAccount(cfa_id=cfa_id, emails=[email]))
+        session.merge(CfaAccount(cfa_id=cfa_id, emails=[email]))
         session.add(CfaLoginLink(token_hash=token_hash(token), cfa_id=cfa_id, email=email, created_at=utcnow(),
                                  expires_at=utcnow() + timedelta(minutes=30)))
+    return token
+
+
+def signed_in(url: str, cfa_id: str, email: str) -> httpx.Client:
+    token = login_link(cfa_id, email)
     client = httpx.Client(base_url=url, timeout=10)
     page = client.get(f"/cfa/lien/{token}")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
