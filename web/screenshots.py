@@ -29,6 +29,8 @@ PAGES = (
     ("journal", "/admin/audit"),
 )
 ADMIN = ("admin@akto.example", "Adèle Admin", "un-mot-de-passe-solide")
+#: The CFA portal (issue 12), seen by the CFA whose leads :func:`_seed_portal` makes.
+PORTAL_CFA = ("mq_umih", "leads@mq-umih.example")
 
 
 def _port() -> int:
@@ -70,6 +72,78 @@ def _seed() -> None:
         request_takeover(session, "capture-chat-1", "martinique", ASKED, datetime.now(UTC))
 
 
+def _seed_portal() -> tuple[str, int]:
+    """A dozen leads for one CFA, in every state of the list; returns a login token and the lead to show."""
+    import secrets
+
+    from akto_data.cfa.login import token_hash
+    from akto_data.cfa.models import CfaLoginLink
+    from akto_data.db import session_scope
+    from akto_data.leads.delivery import mark_sent
+    from akto_data.leads.lifecycle import apply_status
+    from akto_data.leads.store import create_lead
+
+    now = datetime.now(UTC)
+    people = (("Léa", 19, "rentree", "places", None, 0), ("Kenzo", 17, "now", "employer", "contacted", 1),
+              ("Maëva", 22, "rentree", "pay", "interview", 2), ("Jordan", 18, "this_year", "content", None, 3),
+              ("Inès", 20, "now", "schedule", "enrolled", 6), ("Noah", 16, "rentree", "places", "refused", 8),
+              ("Chloé", 24, "unknown", "pay", "not_reachable", 9), ("Dylan", 19, "now", "employer", None, 12))
+    shown = 0
+    with session_scope() as session:
+        for number, (name, age, start, reason, status, days) in enumerate(people):
+            lead = create_lead({
+                "chat_id": str(900_000 + number), "cfa_id": PORTAL_CFA[0], "rome": "G1602",
+                "training": "CAP Cuisine" if number % 3 else "BP Arts de la cuisine", "first_name": name, "age": age,
+                "territory": "martinique", "town": "Le Lamentin" if number % 2 else "Fort-de-France",
+                "diploma_level": 3, "start_when": start, "has_employer": reason == "employer", "mobility": "none",
+                "contact_channel": "phone", "contact_value": f"+59669612345{number}", "reasons": [reason, "pay"],
+                "message": ("Bonjour, j'ai fait un stage en restauration à Schoelcher et je voudrais continuer "
+                            "en alternance. Je suis disponible tous les jours." if number == 0 else None)},
+                "2026-03", 3, session)
+            lead.created_at = now - timedelta(days=days, hours=number, minutes=30)
+            session.flush()
+            mark_sent(session, lead.id, lead.created_at + timedelta(minutes=1))
+            if status:
+                apply_status(session, lead.idempotency_key, "read", by="cfa", now=lead.created_at)
+                apply_status(session, lead.idempotency_key, status, by="cfa", now=now - timedelta(days=days / 2),
+                             reason="full" if status == "refused" else None)
+            if number == 0:
+                shown = lead.id
+        token = secrets.token_urlsafe(32)
+        session.add(CfaLoginLink(token_hash=token_hash(token), cfa_id=PORTAL_CFA[0], email=PORTAL_CFA[1],
+                                 expires_at=now + timedelta(hours=1)))
+    return token, shown
+
+
+def _portal(browser: object, base: str, token: str, lead_id: int, out: Path) -> None:
+    """The CFA's pages: login, its leads, one lead (desktop), and the lead on a phone."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    shots = [("portail-connexion", "/cfa/connexion"), ("portail-demandes", "/cfa/demandes"),
+             ("portail-demande", f"/cfa/demandes/{lead_id}")]
+    for name, path in shots:
+        if name == "portail-demandes":
+            page.goto(f"{base}/cfa/lien/{token}")
+            with page.expect_navigation():
+                page.get_by_role("button", name="Se connecter").click()
+        page.goto(base + path)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(out / f"{name}.png"), full_page=name != "portail-connexion")
+        print(f"{name}: {out / (name + '.png')}")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR", is_mobile=True,
+                                device_scale_factor=2, storage_state=context.storage_state())
+    tab = phone.new_page()
+    tab.goto(f"{base}/cfa/demandes")
+    tab.wait_for_load_state("networkidle")
+    tab.screenshot(path=str(out / "portail-demandes-mobile.png"), full_page=False)
+    print(f"portail-demandes-mobile: {out / 'portail-demandes-mobile.png'}")
+    phone.close()
+    context.close()
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs/screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -84,6 +158,7 @@ def main(argv: list[str]) -> int:
 
         dispose_engines()
         _seed()
+        portal_token, portal_lead = _seed_portal()
         port = _port()
         server = uvicorn.Server(uvicorn.Config(create_app(load_settings()), host="127.0.0.1", port=port,
                                                log_config=None, access_log=False))
@@ -108,6 +183,7 @@ def main(argv: list[str]) -> int:
                     page.wait_for_timeout(500)
                 page.screenshot(path=str(out / f"{name}.png"), full_page=False)
                 print(f"{name}: {out / (name + '.png')}")
+            _portal(browser, base, portal_token, portal_lead, out)
             browser.close()
         server.should_exit = True
     return 0
