@@ -27,7 +27,7 @@ from akto_data.csvsafe import safe_row
 from akto_data.i18n import MissingText
 from akto_data.i18n import text as t
 from akto_data.leads.contact import display_phone
-from akto_data.leads.delivery import card_rows
+from akto_data.leads.emails import card_rows
 from akto_data.leads.form import label, shown_contact
 from akto_data.leads.lifecycle import REFUSAL_REASONS, StatusChange, apply_status, public_holidays
 from akto_data.leads.models import Lead, LeadStatusEvent
