@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from enum import StrEnum
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -89,7 +89,8 @@ def token_hash(token: str) -> str:
 
 def safe_next(target: str | None) -> str:
     """Only a page of the portal after login (never another site, never a staff page)."""
-    if (not target or not target.startswith(PORTAL_PREFIX) or target.startswith("//") or "\\" in target
+    decoded = unquote(target or "")  # browsers read %2e%2e as ".." in a path
+    if (not target or not target.startswith(PORTAL_PREFIX) or "\\" in decoded or ".." in decoded
             or urlsplit(target).netloc or urlsplit(target).scheme):
         return HOME
     return target

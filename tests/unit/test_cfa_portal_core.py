@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -116,3 +116,38 @@ def test_three_links_per_address_per_quarter_hour_counted_in_the_database(db, ma
         login.request_link(session, "leads@mq-cma.example", None, "https://p.example", smtp,
                            start + timedelta(days=2))
         assert session.scalars(select(CfaLoginLink.cfa_id)).all() == ["mq_cma"]
+
+
+def test_list_page_status_and_export_see_only_the_cfas_leads(db):
+    from akto_data.cfa import portal
+    from akto_data.leads.models import Lead
+    from akto_data.leads.store import create_lead
+    from tests.unit.test_lead_delivery import lead_data
+
+    received = datetime(2026, 11, 27, 3, 30, tzinfo=UTC)  # 26 November, 23:30 in Martinique
+    with session_scope() as session:
+        ids = {}
+        for number, (cfa_id, name) in enumerate((("mq_umih", "Léa"), ("mq_umih", "Kenzo"), ("mq_cma", "Zoé"))):
+            lead = create_lead(lead_data(chat_id=str(70 + number), cfa_id=cfa_id, first_name=name), "v1", 3, session)
+            lead.created_at = received + timedelta(minutes=number)
+            ids[name] = lead.id
+    now = received + timedelta(days=4)  # Monday 30 November
+    with session_scope() as session:
+        listing = portal.list_leads(session, "mq_umih", portal.LeadFilters(), now)
+        assert [r.first_name for r in listing.rows] == ["Kenzo", "Léa"]
+        assert (listing.total, listing.waiting, listing.rows[0].age) == (2, 2, 2)  # Friday 27, Monday 30
+        assert listing.rows[0].received.strftime("%d/%m %H:%M") == "26/11 23:31"
+        day = portal.LeadFilters(start=received.date(), end=received.date())
+        assert portal.list_leads(session, "mq_umih", day, now).matching == 0  # the 27th in UTC, the 26th there
+        assert portal.open_lead(session, "mq_umih", ids["Zoé"], now) is None
+        assert portal.change_status(session, "mq_umih", ids["Zoé"], "enrolled", now=now) is None
+        view = portal.open_lead(session, "mq_umih", ids["Léa"], now)
+        assert view is not None and view.status == "read" and view.contact.endswith("0696 12 34 56")
+        assert portal.change_status(session, "mq_umih", ids["Léa"], "refused", "full", now) \
+            is portal.StatusOutcome.RECORDED
+        assert portal.change_status(session, "mq_umih", ids["Léa"], "contacted", now=now) \
+            is portal.StatusOutcome.BACKWARDS
+        body, count = portal.export_csv(session, "mq_umih", date(2026, 11, 26), date(2026, 11, 26))
+    assert count == 2 and "Zoé" not in body and "Refusé;formation complète" in body
+    with session_scope() as session:
+        assert session.get(Lead, ids["Zoé"]).status == "new"  # type: ignore[union-attr]

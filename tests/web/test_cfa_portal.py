@@ -287,7 +287,8 @@ def test_a_link_opens_one_session_once_and_next_never_leaves_the_portal(catalogu
     again = second.post(f"/cfa/lien/{token}", data={"csrf_token": csrf[1]}, follow_redirects=False)
     assert again.status_code == 410 and "déjà servi" in again.text
     assert second.get("/cfa/demandes", follow_redirects=False).status_code == 303
-    for target in ("//evil.example/cfa/", "/admin/accounts", "/cfa/demandes/1", "javascript:alert(1)"):
+    for target in ("//evil.example/cfa/", "/admin/accounts", "/cfa/demandes/1", "javascript:alert(1)",
+                   "/cfa/../admin/accounts", "/cfa/%2e%2e/admin"):
         assert cfa_login.safe_next(target) == ("/cfa/demandes/1" if target == "/cfa/demandes/1" else "/cfa/demandes")
 
 
