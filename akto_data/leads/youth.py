@@ -75,9 +75,10 @@ def reroute_payload(lead_id: int, accept: bool) -> str:
 # -- when the lead reached the CFA, and whether the CFA answered -------------------------------
 
 def reached_cfa_at(lead: Lead) -> datetime | None:
-    """When the CFA got the lead: its first lead e-mail sent (None while it has not gone)."""
+    """When the CFA got the lead: its first lead e-mail (or webhook call, for a CFA without an
+    address) that went through; None while nothing has."""
     sent = [as_utc(m.sent_at) for m in lead.outbox
-            if m.kind == "lead" and m.channel == "email" and m.state == "sent" and m.sent_at]
+            if m.kind == "lead" and m.channel in ("email", "webhook") and m.state == "sent" and m.sent_at]
     return min(sent, default=None)
 
 
