@@ -26,6 +26,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,7 +215,13 @@ class OutboxWorker:
             await asyncio.wait_for(post(), self.deadline)
 
         try:
-            asyncio.run(bounded())
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # the worker's own thread: no loop running
+                asyncio.run(bounded())
+            else:  # called under a running loop (sync Playwright in a test): a thread of its own
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    pool.submit(asyncio.run, bounded()).result()
         except TimeoutError as exc:
             raise SendFailed(f"délai de {self.deadline:g} s dépassé (webhook)") from exc
 

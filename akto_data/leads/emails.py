@@ -365,7 +365,7 @@ def message_id(item: OutboxMessage) -> str:
     name = item.dedup_key or f"{item.kind}:{item.id}"
     if item.lead is not None and not item.dedup_key:
         name = f"{item.lead.idempotency_key}:{name}"
-    return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', name)}@{MESSAGE_ID_DOMAIN}>"
+    return f"<{re.sub(r'[^A-Za-z0-9._-]', '.', name)}@{MESSAGE_ID_DOMAIN}>"
 
 
 def build_message(email: Email, to: Sequence[str], sender: str, msg_id: str,
