@@ -29,7 +29,13 @@ from akto_data.i18n import text as t
 from akto_data.leads.contact import display_phone
 from akto_data.leads.emails import card_rows
 from akto_data.leads.form import label, shown_contact
-from akto_data.leads.lifecycle import REFUSAL_REASONS, StatusChange, apply_status, public_holidays
+from akto_data.leads.lifecycle import (
+    REFUSAL_REASONS,
+    StatusChange,
+    apply_status,
+    moves_forward,
+    public_holidays,
+)
 from akto_data.leads.models import Lead, LeadStatusEvent
 from akto_data.models import as_utc, utcnow
 
@@ -279,6 +285,9 @@ class LeadView:
     contact: str
     message: str | None
     history: list[HistoryEntry]
+    #: Statuses the form offers (forward only; "refused" has its own form with a reason).
+    offered: list[tuple[str, str]] = field(default_factory=list)
+    can_refuse: bool = False
 
 
 def _lead(session: Session, cfa_id: str, lead_id: int) -> Lead | None:
@@ -298,13 +307,16 @@ def lead_view(session: Session, cfa_id: str, lead_id: int, now: datetime | None 
     history = [HistoryEntry(place.local(e.at), status_label(e.status), t(f"cfa.portal.by.{e.by}")
                             if e.by in ("cfa", "user", "system", "staff") else e.by, reason_label(e.reason))
                for e in events]
+    offered = [(s, status_label(s)) for s in PORTAL_STATUSES
+               if s != "refused" and moves_forward(lead.status, s) and lead.status not in CLOSED_BY_YOUNG]
+    can_refuse = moves_forward(lead.status, "refused") and lead.status not in CLOSED_BY_YOUNG
     contact_label = t("lead.card.contact")
     card = [(name, value) for name, value in card_rows(session, lead) if name != contact_label]
     return LeadView(lead.id, lead.first_name or "?", lead.training, place.local(lead.created_at),
                     place.age(lead.created_at, now), lead.status, status_label(lead.status),
                     reason_label(lead.status_reason), lead.status in WAITING, lead.status in CLOSED_BY_YOUNG,
                     card, shown_contact(lead.contact_channel, lead.contact_value),
-                    (lead.message or "").strip() or None, history)
+                    (lead.message or "").strip() or None, history, offered, can_refuse)
 
 
 def open_lead(session: Session, cfa_id: str, lead_id: int, now: datetime | None = None) -> LeadView | None:

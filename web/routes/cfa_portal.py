@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from akto_data.cfa import login, portal
 from akto_data.i18n import text as t
-from akto_data.leads.lifecycle import REFUSAL_REASONS, moves_forward
+from akto_data.leads.lifecycle import REFUSAL_REASONS
 from akto_data.settings import load_settings
 from web.app import templates
 from web.security import CfaUser, csrf_token, current_cfa, end_session, start_cfa_session, unit_of_work
@@ -156,12 +156,9 @@ def _lead_id(value: str) -> int | None:
 
 def _lead_page(request: Request, cfa: CfaUser, view: portal.LeadView, status_code: int = 200,
                notice: str | None = None, error: str | None = None) -> Response:
-    offered = [(s, portal.status_label(s)) for s in portal.PORTAL_STATUSES
-               if s != "refused" and moves_forward(view.status, s)]
-    can_refuse = moves_forward(view.status, "refused")
     reasons = [(code, t(f"lead.refusal.{code}")) for code in REFUSAL_REASONS]
-    return portal_page(request, "lead.html", cfa, status_code=status_code, lead=view, offered=offered,
-                       can_refuse=can_refuse, reasons=reasons, notice=notice, error=error)
+    return portal_page(request, "lead.html", cfa, status_code=status_code, lead=view, reasons=reasons,
+                       notice=notice, error=error)
 
 
 @router.get("/demandes/{lead_id}")
