@@ -144,6 +144,50 @@ def _portal(browser: object, base: str, token: str, lead_id: int, out: Path) -> 
     context.close()
 
 
+def _seed_cfa_settings() -> str:
+    """Issue 12 (H2): a pending training proposal of the portal's CFA, a paused CFA; returns a login token."""
+    import secrets
+
+    from akto_data.cfa import performance, proposals
+    from akto_data.cfa.login import token_hash
+    from akto_data.cfa.models import CfaLoginLink
+    from akto_data.db import session_scope
+
+    with session_scope() as session:
+        rows = [{"rome": tr.rome, "diploma": tr.diploma, "level": str(tr.level)}
+                for tr in proposals.current_trainings(session, PORTAL_CFA[0]) if tr.rome != "G1703"]
+        rows.append({"rome": "G1603", "diploma": "BP Arts du service et commercialisation en restauration",
+                     "level": "4"})
+        proposals.propose(session, PORTAL_CFA[0], f"cfa:{PORTAL_CFA[0]} {PORTAL_CFA[1]}",
+                          proposals.read_trainings(session, rows), "Nouvelle section BP service à la rentrée 2027")
+        performance.pause(session, "gp_urma", "Adresse e-mail en erreur depuis octobre", ADMIN[0])
+        token = secrets.token_urlsafe(32)
+        session.add(CfaLoginLink(token_hash=token_hash(token), cfa_id=PORTAL_CFA[0], email=PORTAL_CFA[1],
+                                 expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    return token
+
+
+def _cfa_settings(browser: object, staff_page: object, base: str, token: str, out: Path) -> None:
+    """Issue 12 (H2): the staff pages about CFAs, and the CFA's settings page."""
+    from playwright.sync_api import Browser, Page
+
+    assert isinstance(browser, Browser) and isinstance(staff_page, Page)
+    for name, path in (("cfa-reponses", "/cfas"), ("cfa-propositions", "/cfas/propositions")):
+        staff_page.goto(base + path)
+        staff_page.wait_for_load_state("networkidle")
+        staff_page.screenshot(path=str(out / f"{name}.png"), full_page=False)
+        print(f"{name}: {out / (name + '.png')}")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{base}/cfa/lien/{token}?next=/cfa/reglages")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out / "portail-reglages.png"), full_page=True)
+    print(f"portail-reglages: {out / 'portail-reglages.png'}")
+    context.close()
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs/screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -159,6 +203,7 @@ def main(argv: list[str]) -> int:
         dispose_engines()
         _seed()
         portal_token, portal_lead = _seed_portal()
+        settings_token = _seed_cfa_settings()
         port = _port()
         server = uvicorn.Server(uvicorn.Config(create_app(load_settings()), host="127.0.0.1", port=port,
                                                log_config=None, access_log=False))
@@ -184,6 +229,7 @@ def main(argv: list[str]) -> int:
                 page.screenshot(path=str(out / f"{name}.png"), full_page=False)
                 print(f"{name}: {out / (name + '.png')}")
             _portal(browser, base, portal_token, portal_lead, out)
+            _cfa_settings(browser, page, base, settings_token, out)
             browser.close()
         server.should_exit = True
     return 0
