@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import CatCfa, CatTerritory
@@ -274,9 +275,10 @@ def reply_content(session: Session, lead: Lead, delivery: Delivery, item: Outbox
     email = Email(subject=t("cfa.email.reply_subject", **names), title=t("cfa.email.reply_title", **names),
                   paragraphs=[t("cfa.email.reply_intro", **names)])
     message_id = (item.payload or {}).get("message_id")
-    query = session.query(LeadMessage).filter(LeadMessage.lead_id == lead.id, LeadMessage.direction == "young")
-    reply = (query.filter(LeadMessage.id == message_id).first() if isinstance(message_id, int) else None) \
-        or query.order_by(LeadMessage.id.desc()).first()
+    replies = select(LeadMessage).where(LeadMessage.lead_id == lead.id, LeadMessage.direction == "young")
+    reply = (session.scalars(replies.where(LeadMessage.id == message_id)).first()
+             if isinstance(message_id, int) else None) \
+        or session.scalars(replies.order_by(LeadMessage.id.desc())).first()
     if reply is not None:
         words = " ".join((mask_contacts(reply.text) if not delivery.contact_in_email else reply.text).split())
         cut = len(words) > REPLY_EXCERPT
@@ -337,8 +339,8 @@ def content_for(session: Session, item: OutboxMessage, delivery: Delivery, now: 
         return digest_content(session, item.cfa_id or delivery.cfa_id, now)
     if lead is None or lead.anonymised_at is not None:
         return None
-    if item.kind == "lead":
-        return lead_content(session, lead, delivery)
+    if item.kind == "lead":  # closed before it went out (handled in the portal, withdrawn): nothing to do
+        return None if lead.status in CLOSED else lead_content(session, lead, delivery)
     if item.kind == "reminder":
         if lead.status in ANSWERED or lead.status in CLOSED or lead.first_answer_at is not None:
             return None

@@ -234,15 +234,19 @@ def test_reminders_and_follow_up_notes_name_the_young_person_and_say_what_happen
         assert "0696" not in message.as_string() and "+596" not in message.as_string()
 
 
-def test_a_reminder_for_a_lead_answered_meanwhile_is_not_sent(catalogue, smtp):
+def test_a_reminder_for_a_lead_answered_meanwhile_or_a_lead_closed_before_its_email_is_not_sent(catalogue, smtp):
     inbox, worker = smtp
     lea = sent_lead()
     queue("reminder", lea, dedup_key=f"reminder:1:{lea.id}", payload={"step": 1})
+    withdrawn = create_lead(lead_data(chat_id="5", rome="G1603"), "v1")  # its e-mail still waiting
     with session_scope() as session:
         apply_status(session, lea.idempotency_key, "interview")
+        apply_status(session, withdrawn.idempotency_key, "withdrawn", by="user")
     assert worker.run_once() == 0 and inbox.messages == []
     with session_scope() as session:
-        assert session.scalars(select(OutboxMessage.state).where(OutboxMessage.kind == "reminder")).one() == "skipped"
+        states = session.execute(select(OutboxMessage.lead_id, OutboxMessage.kind, OutboxMessage.state)
+                                 .where(OutboxMessage.channel == "email", OutboxMessage.state != "sent")).all()
+    assert sorted(states) == [(lea.id, "reminder", "skipped"), (withdrawn.id, "lead", "skipped")]
 
 
 def test_rerouted_lead_tells_the_first_cfa_without_naming_the_other(catalogue, smtp):
