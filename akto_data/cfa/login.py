@@ -173,12 +173,10 @@ def login_email(links: list[tuple[CatCfa, str]], to: str, sender: str) -> EmailM
     message.set_content(f"{t('cfa.portal.login_email.hello')}\n\n{intro}\n\n{text_links}\n\n{expiry}\n{ignore}\n\n"
                         f"{t('cfa.portal.login_email.signature')}\n")
     buttons = "".join(
-        "<tr><td style=\"padding:6px 0\">"
-        + (f"<div style=\"font-size:14px;color:#1d2433;margin-bottom:4px\">{html.escape(cfa.name)}</div>"
-           if len(links) > 1 else "")
-        + f"<a href=\"{html.escape(url)}\" style=\"display:inline-block;background:#0b6e4f;color:#ffffff;"
-          "text-decoration:none;font-weight:bold;padding:12px 22px;border-radius:6px;font-size:16px\">"
-        + f"{html.escape(button if len(links) == 1 else button + ' — ' + cfa.name)}</a></td></tr>"
+        f"<tr><td style=\"padding:6px 0\"><a href=\"{html.escape(url)}\" style=\"display:inline-block;"
+        "background:#0b6e4f;color:#ffffff;text-decoration:none;font-weight:bold;padding:12px 22px;"
+        "border-radius:6px;font-size:16px\">"
+        f"{html.escape(button if len(links) == 1 else f'{button} — {cfa.name}')}</a></td></tr>"
         for cfa, url in links)
     message.add_alternative(
         "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
