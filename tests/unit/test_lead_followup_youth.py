@@ -324,3 +324,21 @@ def test_answer_functions_refuse_other_chats(catalogue):
         assert answer_reroute(session, "1", lead_id, True) == t("lead.reroute.gone")
         assert answer_followup(session, "1", lead_id, "yes") == t("lead.followup.gone")
     assert lead(lead_id).status == "sent"
+
+
+def test_two_workers_at_once_ask_once_on_postgresql(catalogue_postgres):
+    """Two workers on the same due lead: the second waits for the first's commit, then asks nothing."""
+    import threading
+
+    lead_id = new_lead()
+    day7 = REACHED + timedelta(days=7)
+    results: list[int] = []
+    with session_scope() as first:
+        assert queue_youth_steps(first, day7, followup_days=7) == 1  # not committed yet
+        second = threading.Thread(target=lambda: results.append(run(day7)))
+        second.start()
+        second.join(1.0)
+        assert second.is_alive()  # waits on the lead's row
+    second.join(10)
+    assert results == [0]
+    assert len(telegram_rows(lead_id, "followup")) == 1
