@@ -182,6 +182,11 @@ def _audit_view(account: CfaAccount) -> dict[str, object]:
             "webhook_secret": "défini (masqué)" if account.webhook_secret else None}
 
 
+def _values(account: CfaAccount) -> tuple[object, ...]:
+    """The settings as saved (compared unmasked: a change of a URL's token is a change too)."""
+    return (list(account.emails or []), bool(account.contact_in_email), account.webhook_url, account.webhook_secret)
+
+
 def actor_of(cfa_id: str, email: str) -> str:
     """Who did it, in the audit log: ``cfa:<id> <address the login link went to>``."""
     return f"cfa:{cfa_id} {email}"[:254]
@@ -209,7 +214,7 @@ def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str
     if errors:
         raise SettingsRefused(errors)
     account = account_of(session, cfa_id)
-    before = _audit_view(account)
+    before, values_before = _audit_view(account), _values(account)
     account.emails = cleaned
     account.contact_in_email = contact_in_email
     account.webhook_url = url
@@ -217,7 +222,7 @@ def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str
     if url and not account.webhook_secret:
         new_secret = account.webhook_secret = secrets.token_urlsafe(32)
     after = _audit_view(account)
-    if after == before:
+    if _values(account) == values_before:
         return SettingsSaved(changed=False)
     account.updated_at = now
     record(session, actor, "cfa.settings", f"CFA {cfa_id}", before, after,

@@ -98,9 +98,16 @@ def test_first_save_keeps_the_delivery_file_values_and_a_refused_save_changes_no
         session.get(CatCfaDelivery, "mq_cma").email = "old@mq-cma.example"
     with session_scope() as session:
         assert delivery_for(session, "mq_cma", NOW).emails[0] == "leads@mq-cma.example"
+        again = save_settings(session, "mq_cma", ACTOR, emails=list(after.emails), contact_in_email=False,
+                              webhook_url=after.webhook_url or "", now=NOW)
+        assert not again.changed  # told "nothing changed", and no audit line
+        token_only = save_settings(session, "mq_cma", ACTOR, emails=list(after.emails), contact_in_email=False,
+                                   webhook_url="https://crm.mq-cma.example/hook?key=new", now=NOW)
+        assert token_only.changed  # a change hidden by the audit's mask is still a change
     log = audit_text()
+    assert log.count('"cfa.settings"') == 2
     assert "cfa.settings" in log and ACTOR in log and "secretariat@mq-cma.example" in log
-    assert "file-secret-123" not in log and "key=abc" not in log  # secrets (and URL tokens) masked
+    assert "file-secret-123" not in log and "key=" not in log  # secrets (and URL tokens) masked
 
 
 @pytest.mark.parametrize("db", DBS)
