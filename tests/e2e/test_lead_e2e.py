@@ -127,12 +127,12 @@ async def test_full_lead_conversation_ends_in_one_lead_one_email_and_status_noti
     assert rcpt == ["leads@mq-umih.example"]
     body = email.get_body(("plain",)).get_content()
     assert "Léana" in body and "0696 12 34 56" in body
-    link = re.search(r"Lu : (\S+)", body).group(1)
+    link = re.search(r"Contacté : (\S+)", body).group(1)  # the e-mail's one-click statuses (not "read")
 
     # The CFA follows the signed link and confirms: the status changes, the young person hears of it.
     assert "<form" in httpx.get(link).text
     assert httpx.post(link).status_code == 200
-    assert leads_of(chat)[0].status == "read"
+    assert leads_of(chat)[0].status == "contacted"
     assert worker.run_once() == 0  # the notice is not the worker's: the bot sends it
     notice = (await user.replies())[-1]
-    assert "a ouvert ta demande" in notice.text and lead.training in notice.text
+    assert "indique t'avoir contacté" in notice.text and lead.training in notice.text
