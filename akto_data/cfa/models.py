@@ -61,7 +61,8 @@ class CfaTrainingProposal(Base):
     #: The whole proposed list: [{"rome": "G1603", "diploma": "CAP Cuisine", "level": 3}, …].
     trainings: Mapped[list[dict]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | approved | rejected
+    #: pending | approved | rejected | replaced (a newer proposal of the same CFA took its place)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     proposed_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(254))

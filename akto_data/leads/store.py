@@ -24,8 +24,7 @@ from typing import Any
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
-from akto_data.catalogue.tables import CatCfaDelivery
-from akto_data.cfa.settings import is_paused
+from akto_data.cfa.settings import delivery_for, is_paused
 from akto_data.db import session_scope
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.models import Base, utcnow
@@ -129,7 +128,7 @@ def create_lead(data: dict[str, Any], consent_version: str, training_level: int 
     lead = Lead(idempotency_key=key, consent_version=consent_version, consented_at=now,
                 score=qualification_score(data, training_level), created_at=now, **data)
     lead.outbox.append(OutboxMessage(channel="email", next_attempt_at=now))
-    delivery = session.get(CatCfaDelivery, data["cfa_id"])
+    delivery = delivery_for(session, data["cfa_id"], now)  # the portal's settings win over the file's
     if delivery is not None and delivery.webhook_url:
         lead.outbox.append(OutboxMessage(channel="webhook", next_attempt_at=now))
     session.add(lead)

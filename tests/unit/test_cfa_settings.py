@@ -28,6 +28,7 @@ from akto_data.cfa.settings import (
     save_settings,
 )
 from akto_data.db import session_scope
+from akto_data.leads.models import OutboxMessage
 from akto_data.leads.matching import chosen_match, matching_cfas
 from akto_data.leads.store import CfaPaused, create_lead
 from akto_data.staff.models import AuditEvent
@@ -285,3 +286,18 @@ def test_rejection_keeps_the_catalogue_and_shows_the_note_to_the_cfa(db, request
         view = proposals.portal_view(session, "mq_cma")
         assert view.decision.state == "rejected"
         assert view.decision.decision_note == "Formation absente du site de la région"
+
+
+@pytest.mark.parametrize("db", DBS)
+def test_a_webhook_set_only_in_the_portal_gets_the_next_lead(db, request):
+    """The delivery file has no webhook for this CFA; the one saved in the portal is used at once."""
+    request.getfixturevalue(db)
+    with session_scope() as session:
+        assert session.get(CatCfaDelivery, "mq_cma").webhook_url is None
+        save_settings(session, "mq_cma", ACTOR, emails=["leads@mq-cma.example"], contact_in_email=True,
+                      webhook_url="https://crm.mq-cma.example/hook", now=NOW)
+    lead = create_lead({**lead_data(), "cfa_id": "mq_cma"}, "v1")
+    with session_scope() as session:
+        channels = sorted(m.channel for m in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.lead_id == lead.id)))
+    assert channels == ["email", "webhook"]
