@@ -28,8 +28,8 @@ from akto_data.cfa.settings import (
     save_settings,
 )
 from akto_data.db import session_scope
-from akto_data.leads.models import OutboxMessage
 from akto_data.leads.matching import chosen_match, matching_cfas
+from akto_data.leads.models import OutboxMessage
 from akto_data.leads.store import CfaPaused, create_lead
 from akto_data.staff.models import AuditEvent
 from tests.unit.test_lead_delivery import lead_data
