@@ -30,8 +30,6 @@ import io
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,7 +38,7 @@ from akto_data.catalogue.tables import CatCfa, CatTerritory
 from akto_data.cfa.models import CfaAccount
 from akto_data.csvsafe import safe_row
 from akto_data.i18n import text as t
-from akto_data.leads.lifecycle import public_holidays
+from akto_data.leads.lifecycle import WAITING, add_working_days, working_days_between
 from akto_data.leads.models import Lead
 from akto_data.models import as_utc, utcnow
 from akto_data.staff.audit import record
@@ -56,7 +54,6 @@ DEFAULT_PERIOD_DAYS = 90
 #: Longest period asked (the page stays fast; retention keeps no more anyway).
 MAX_PERIOD_DAYS = 3 * 366
 #: Statuses of a lead still waiting for the CFA's first answer.
-WAITING = frozenset({"new", "sent", "read"})
 MAX_REASON = 500
 FLAG_RULE = (f"Signalé quand au moins {FLAG_MIN_DUE} demandes ont dépassé {ANSWER_WITHIN_DAYS} jours ouvrés et que "
              f"moins de {int(FLAG_MIN_SHARE * 100)} % ont reçu une première réponse dans ce délai, ou quand une "
@@ -107,51 +104,6 @@ def parse_period(start: str | None, end: str | None, today: date) -> Period:
     if errors:
         raise PeriodRefused(errors)
     return Period(days["du"], days["au"])
-
-
-def working_days_between(start: datetime, end: datetime, territory: str | None, timezone: str = "UTC") -> int:
-    """Working days of ``territory`` after ``start``'s day up to ``end``'s day (local dates).
-
-    0: the same day (or ``end`` before ``start``); a weekend or a public holiday of the
-    territory in between does not count.
-    """
-    zone = _zone(timezone)
-    return _days_between(start.astimezone(zone).date(), end.astimezone(zone).date(), territory)
-
-
-def deadline(start: datetime, days: int, territory: str | None, timezone: str = "UTC") -> datetime:
-    """:func:`akto_data.leads.lifecycle.add_working_days`, its calendar part cached: the
-    page computes it for every lead of the period, and leads share few distinct days."""
-    zone = _zone(timezone)
-    local = start.astimezone(zone)
-    return datetime.combine(_working_day_after(local.date(), days, territory), local.time(),
-                            tzinfo=zone).astimezone(UTC)
-
-
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-@lru_cache(maxsize=65536)
-def _working_day_after(day: date, days: int, territory: str | None) -> date:
-    closed = public_holidays(territory)
-    while days > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in closed:
-            days -= 1
-    return day
-
-
-@lru_cache(maxsize=65536)
-def _days_between(day: date, last: date, territory: str | None) -> int:
-    closed = public_holidays(territory)
-    count = 0
-    while day < last:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in closed:
-            count += 1
-    return count
 
 
 @dataclass
@@ -250,7 +202,7 @@ def build(session: Session, period: Period, now: datetime | None = None) -> Repo
         counts = figures.setdefault(cfa_id, Figures())
         counts.received += 1
         counts.enrolled += status == "enrolled"
-        due_at = deadline(created, ANSWER_WITHIN_DAYS, place, timezone)
+        due_at = add_working_days(created, ANSWER_WITHIN_DAYS, place, timezone)
         if answered is not None:
             answered = as_utc(answered)
             counts.delays.append(working_days_between(created, answered, place, timezone))
@@ -261,7 +213,7 @@ def build(session: Session, period: Period, now: datetime | None = None) -> Repo
             counts.due += due_at <= now
             if status in WAITING and anonymised is None:
                 counts.waiting += 1
-                counts.waiting_long += deadline(created, FLAG_WAITING_DAYS, place, timezone) < now
+                counts.waiting_long += add_working_days(created, FLAG_WAITING_DAYS, place, timezone) < now
     rows = []
     for cfa_id, counts in figures.items():
         cfa, account = cfas.get(cfa_id), accounts.get(cfa_id)

@@ -31,16 +31,15 @@ from akto_data.leads.emails import card_rows
 from akto_data.leads.form import label, shown_contact
 from akto_data.leads.lifecycle import (
     REFUSAL_REASONS,
+    WAITING,
     StatusChange,
     apply_status,
     moves_forward,
-    public_holidays,
+    working_days_between,
 )
 from akto_data.leads.models import Lead, LeadStatusEvent
 from akto_data.models import as_utc, utcnow
 
-#: Leads waiting for the CFA's first answer ("read" is not an answer).
-WAITING = ("new", "sent", "read")
 #: Statuses a CFA sets in the portal, in the order offered ("read" is set by opening the lead).
 PORTAL_STATUSES = ("contacted", "interview", "enrolled", "not_reachable", "refused")
 #: Statuses that mean the young person closed the lead (no status form any more).
@@ -53,27 +52,6 @@ FILTER_WAITING = "attente"
 PAGE_SIZE = 50
 #: The longest export range, so one click cannot build a file of the whole history at once.
 MAX_EXPORT_DAYS = 366
-
-
-def working_days_between(start: datetime, end: datetime, territory: str | None = None,
-                         timezone: str = "UTC") -> int:
-    """Working days of ``territory`` from ``start`` to ``end``: the days after ``start``'s, up to ``end``'s.
-
-    Counted on local dates of ``timezone``, skipping weekends and the territory's public
-    holidays, so that ``working_days_between(s, add_working_days(s, n, …), …) == n``: a
-    lead received on Friday is 1 working day old on Monday, 0 on the day it arrived.
-    """
-    zone = ZoneInfo(timezone)
-    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
-    if last <= first:
-        return 0
-    closed = public_holidays(territory)
-    count, day = 0, first
-    while day < last:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in closed:
-            count += 1
-    return count
 
 
 @dataclass(frozen=True)

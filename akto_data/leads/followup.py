@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import CatCfa, CatTerritory
 from akto_data.cfa.settings import delivery_for
-from akto_data.leads.lifecycle import ANSWERED, CLOSED, add_working_days, public_holidays
+from akto_data.leads.lifecycle import ANSWERED, CLOSED, add_working_days, public_holidays, working_days_between
 from akto_data.leads.models import Lead, LeadMessage, OutboxMessage
 from akto_data.leads.outbox import PENDING, SENT
 from akto_data.models import as_utc
@@ -82,25 +82,6 @@ def cfa_calendar(session: Session, cfa_id: str, fallback: str | None = None,
     if cache is not None:
         cache[cfa_id] = result
     return result
-
-
-def working_days_between(start: datetime, end: datetime, territory: str | None = None,
-                         timezone: str = "UTC") -> int:
-    """Whole working days from ``start`` to ``end``: the largest n with
-    ``add_working_days(start, n) <= end`` (same calendar, same time of day)."""
-    zone = ZoneInfo(timezone)
-    first, last = start.astimezone(zone), end.astimezone(zone)
-    if last <= first:
-        return 0
-    closed = public_holidays(territory)
-    count, day = 0, first.date()
-    while day < last.date():
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in closed:
-            count += 1
-    if count and last.date() not in closed and last.weekday() < 5 and last.time() < first.time():
-        count -= 1  # the last working day is not over yet: it counts from the same time of day
-    return count
 
 
 def first_email_sent() -> Select[int | None, datetime | None]:
@@ -224,7 +205,7 @@ def open_leads(session: Session, cfa_id: str, now: datetime) -> list[OpenLead]:
     for lead, sent_at, wrote in rows:
         received = as_utc(sent_at or lead.created_at)
         waiting = lead.status not in ANSWERED and lead.first_answer_at is None and not wrote
-        result.append(OpenLead(lead, received, working_days_between(received, now, *calendar), waiting))
+        result.append(OpenLead(lead, received, working_days_between(received, now, *calendar, whole=True), waiting))
     result.sort(key=lambda item: (not item.waiting, item.received_at, item.lead.id))
     return result
 

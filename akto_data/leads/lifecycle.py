@@ -8,7 +8,7 @@ so a notice or a reminder is never lost nor sent for a change that did not happe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -24,6 +24,8 @@ from akto_data.models import utcnow
 
 #: Statuses that mean the CFA has opened the lead.
 OPENED = set(CFA_STATUSES)
+#: Statuses of a lead waiting for the CFA's first answer (the portal's "À traiter").
+WAITING = ("new", "sent", "read")
 #: Statuses that answer the young person (the console's "answered"; "read" is not an answer).
 ANSWERED = frozenset(CFA_STATUSES) - {"read"}
 #: Statuses after which nothing is waiting any more: no reminder, no day-7 question, no re-routing.
@@ -146,11 +148,55 @@ def add_working_days(start: datetime, days: int, territory: str | None = None, t
     is already Saturday in UTC) and skip weekends and the territory's public holidays
     (22 May in Martinique, 20 December in La Réunion…).
     """
-    zone = ZoneInfo(timezone)
-    local = start.astimezone(zone)
-    day, closed = local.date(), public_holidays(territory)
+    local = start.astimezone(_zone(timezone))
+    return datetime.combine(_working_day_after(local.date(), days, territory), local.time(),
+                            tzinfo=local.tzinfo).astimezone(UTC)
+
+
+def working_days_between(start: datetime, end: datetime, territory: str | None = None, timezone: str = "UTC",
+                         *, whole: bool = False) -> int:
+    """Working days of ``territory`` from ``start`` to ``end``, on local dates of ``timezone``.
+
+    By default the days after ``start``'s day up to ``end``'s day: a lead received on
+    Friday is 0 days old that Friday and 1 on Monday (the age shown to people; the
+    inverse of :func:`add_working_days` on dates). ``whole=True`` counts only whole
+    working days, from the same time of day: the largest n with
+    ``add_working_days(start, n) <= end`` (when a reminder is due). Never negative.
+    """
+    zone = _zone(timezone)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    if last <= first:
+        return 0
+    count = _days_between(first.date(), last.date(), territory)
+    if (whole and count and last.weekday() < 5 and last.date() not in public_holidays(territory)
+            and last.time() < first.time()):
+        count -= 1  # the last working day is not over yet: it counts from the same time of day
+    return count
+
+
+# The calendar part is cached: the console's pages compute it for every lead of a period,
+# and leads share few distinct days.
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=65536)
+def _working_day_after(day: date, days: int, territory: str | None) -> date:
+    closed = public_holidays(territory)
     while days > 0:
         day += timedelta(days=1)
         if day.weekday() < 5 and day not in closed:
             days -= 1
-    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
+    return day
+
+
+@lru_cache(maxsize=65536)
+def _days_between(day: date, last: date, territory: str | None) -> int:
+    closed = public_holidays(territory)
+    count = 0
+    while day < last:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in closed:
+            count += 1
+    return count

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from akto_data.db import session_scope
 from akto_data.leads.delivery import OutboxWorker, SmtpSettings
-from akto_data.leads.followup import open_leads, queue_cfa_steps, working_days_between
-from akto_data.leads.lifecycle import add_working_days, apply_status
+from akto_data.leads.followup import open_leads, queue_cfa_steps
+from akto_data.leads.lifecycle import add_working_days, apply_status, working_days_between
 from akto_data.leads.models import Lead, LeadMessage, OutboxMessage
 from akto_data.leads.store import create_lead
 from tests.unit.test_lead_delivery import free_port, lead_data
@@ -100,9 +100,9 @@ def test_working_days_are_counted_in_the_territory_time_zone(catalogue):
     run(datetime(2026, 12, 2, 3, 1, tzinfo=UTC))  # Tuesday 23:01 in Martinique
     assert keys("reminder") == [f"reminder:1:{lead}"]
     assert working_days_between(friday_night, datetime(2026, 12, 2, 3, 1, tzinfo=UTC), "martinique",
-                                "America/Martinique") == 2
+                                "America/Martinique", whole=True) == 2
     assert working_days_between(friday_night, datetime(2026, 12, 2, 2, 59, tzinfo=UTC), "martinique",
-                                "America/Martinique") == 1
+                                "America/Martinique", whole=True) == 1
 
 
 def test_a_worker_stopped_for_days_sends_the_latest_reminder_only_and_none_too_late(catalogue):

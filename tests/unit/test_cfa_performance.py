@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from akto_data.cfa import performance
-from akto_data.cfa.performance import Period, PeriodRefused, parse_period, working_days_between
+from akto_data.cfa.performance import Period, PeriodRefused, parse_period
 from akto_data.db import session_scope
+from akto_data.leads.lifecycle import working_days_between
 from akto_data.leads.models import Lead
 
 #: A Monday. Martinique's May 2026: Friday 22 (abolition of slavery, Martinique only) and
@@ -125,15 +126,3 @@ def test_period_defaults_to_the_last_90_days_and_bad_dates_are_refused():
     with pytest.raises(PeriodRefused) as order:
         parse_period("2026-11-30", "2026-11-01", today)
     assert "après" in order.value.errors["du"]
-
-
-def test_the_cached_deadline_is_the_lifecycle_calendar():
-    from datetime import timedelta
-
-    from akto_data.leads.lifecycle import add_working_days
-
-    start = at("2026-04-28", 2)  # Monday night in Martinique: still Monday there, Tuesday in UTC
-    for hours in range(0, 24 * 60, 7):
-        moment = start + timedelta(hours=hours)
-        for territory, zone in (("martinique", "America/Martinique"), ("reunion", "Indian/Reunion"), (None, "UTC")):
-            assert performance.deadline(moment, 5, territory, zone) == add_working_days(moment, 5, territory, zone)

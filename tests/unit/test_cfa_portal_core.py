@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from akto_data.cfa import login
 from akto_data.cfa.models import CfaLoginLink
-from akto_data.cfa.portal import working_days_between
 from akto_data.db import session_scope
 from akto_data.leads.delivery import SmtpSettings
-from akto_data.leads.lifecycle import add_working_days
+from akto_data.leads.lifecycle import add_working_days, working_days_between
 from akto_data.models import utcnow
 
 FRIDAY = datetime(2026, 5, 15, 14, 0, tzinfo=UTC)  # Friday 15 May 2026, 10:00 in Martinique

@@ -22,10 +22,9 @@ from sqlalchemy import func, select
 
 from akto_data.cfa import login as cfa_login
 from akto_data.cfa.models import CfaAccount, CfaLoginLink
-from akto_data.cfa.portal import working_days_between
 from akto_data.db import session_scope
 from akto_data.leads.delivery import SmtpSettings
-from akto_data.leads.lifecycle import apply_status
+from akto_data.leads.lifecycle import apply_status, working_days_between
 from akto_data.leads.models import Lead, OutboxMessage
 from akto_data.leads.store import create_lead
 from akto_data.models import utcnow
