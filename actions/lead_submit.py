@@ -11,6 +11,13 @@ consent question (``requested_slot`` = ``lead_consent``, the loop active again, 
 Rasa listens), so the button, which carries the same payload as "Oui, j'envoie",
 completes the form and runs this action again without asking anything twice.
 Typing "annuler" still leaves; any other message gets the recap and consent again.
+
+A CFA that AKTO paused between the form's last answer and the consent
+(:class:`~akto_data.leads.store.CfaPaused`) is no failure to retry (every retry would
+be refused the same way): the young person is told as when the pause is noticed
+earlier in the form (:meth:`actions.leads.ValidateLeadForm._chosen_cfa_paused`, the
+same text and the same slots cleared), and the form is run again at once, so it lists
+the other CFAs, then asks the consent again naming the one chosen.
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.leads import ValidateLeadForm
 from actions.texts import intent_payload
+from actions.unit_of_work import unit_of_work
 from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.form import label, lead_request
-from akto_data.leads.store import DuplicateLead, TooManyLeads, create_lead
+from akto_data.leads.store import CfaPaused, DuplicateLead, TooManyLeads, create_lead
 
 #: Answers of one request, cleared when it ends; what else the young person told us
 #: (name, age, territory, town, occupation, diploma, contact...) is kept and offered again.
@@ -103,6 +112,8 @@ class ActionSubmitLead(Action):
             dispatcher.utter_message(text=t("lead.duplicate", cfa=name))
         except TooManyLeads:
             dispatcher.utter_message(text=t("lead.too_many"))
+        except CfaPaused as exc:
+            return chosen_cfa_paused(dispatcher, tracker, exc)
         except Exception as exc:  # any failure must reach the young person, not only the log
             return submission_failed(dispatcher, exc)
         else:
@@ -126,6 +137,22 @@ def submission_failed(dispatcher: CollectingDispatcher, exc: BaseException) -> l
                              buttons=[{"title": t("lead.submit_retry"), "payload": RETRY_PAYLOAD}])
     return [SlotSet("lead_consent", None), ActiveLoop("lead_form"), SlotSet("requested_slot", "lead_consent"),
             FollowupAction("action_listen")]
+
+
+def chosen_cfa_paused(dispatcher: CollectingDispatcher, tracker: Tracker, exc: CfaPaused) -> list[dict[str, Any]]:
+    """The chosen CFA was paused just before the consent: say so, choose again, consent again.
+
+    The form's own check (the same text, ``lead_cfa`` and ``lead_consent`` cleared) does
+    it; then the form runs again (active, nothing to validate since no message came) and
+    asks the first empty question: the CFAs, the paused one no longer among them. A CFA
+    resumed in the meantime leaves the check with nothing to do: then the consent is
+    simply asked again, like after any failed submission.
+    """
+    with unit_of_work():
+        events = ValidateLeadForm._chosen_cfa_paused(dispatcher, tracker, [])
+    if not events:
+        return submission_failed(dispatcher, exc)
+    return [*events, ActiveLoop("lead_form"), SlotSet("requested_slot", None), FollowupAction("lead_form")]
 
 
 class ActionLeadCancel(Action):

@@ -58,3 +58,49 @@ def test_a_cfa_paused_during_the_form_is_replaced_by_another_before_consent(rasa
     finally:
         with session_scope() as session:
             performance.resume(session, "mq_cma", "sarah@akto.example")
+
+
+def test_a_cfa_paused_just_before_the_consent_is_told_and_the_other_cfas_are_offered(rasa_stack, base_settings):
+    """Issue 12 review, finding 1: the pause lands between the recap and "Oui, j'envoie".
+    Before, the young person got "submission failed, try again", and every retry failed."""
+    chat = RestChat(base_settings.rasa_url, prefix="pause-consent")
+    r = chat.say("je veux être contacté par un CFA")
+    r = chat.press(last(r), "Léa")
+    r = chat.say("19")
+    r = chat.press(last(r), "Martinique")
+    r = chat.say("lamentin")
+    r = chat.say("électricien")
+    r = chat.press(last(r), "CAP / BEP")
+    r = chat.press(last(r), "À la rentrée")
+    r = chat.press(last(r), "Pas encore")
+    r = chat.press(last(r), "Non, je reste")
+    r = chat.press(last(r), "Chambre de métiers")
+    r = chat.press(last(r), "téléphone")
+    r = chat.say("0696 12 34 56")
+    r = chat.press(last(r), "le salaire")
+    r = chat.press(last(r), "C'est tout")
+    if any("Pas de message" in title for title, _ in last(r).buttons):
+        r = chat.press(last(r), "Pas de message")
+    recap = " ".join(reply.text for reply in r)
+    assert "Chambre de métiers" in recap, chat.dump()
+    with session_scope() as session:  # AKTO pauses the CFA while the young person reads the recap
+        performance.pause(session, "mq_cma", "ne répond plus", "sarah@akto.example")
+    try:
+        r = chat.press(last(r), "Oui, j'envoie")
+        texts = [reply.text for reply in r]
+        assert t("cfa.staff.chosen_cfa_paused") in texts, chat.dump()
+        assert t("lead.submit_failed") not in texts, chat.dump()
+        again = [title for title, _ in last(r).buttons]
+        assert any("académique" in title for title in again), chat.dump()
+        assert not any("Chambre de métiers" in title for title in again), chat.dump()
+        r = chat.press(last(r), "académique")
+        recap = " ".join(reply.text for reply in r)
+        assert "académique" in recap and "Chambre de métiers" not in recap, chat.dump()  # consent asked again
+        sent = chat.press(last(r), "Oui, j'envoie")
+        assert any("C'est envoyé" in reply.text for reply in sent), chat.dump()
+        with session_scope() as session:
+            (lead,) = session.scalars(select(Lead).where(Lead.chat_id == chat.sender))
+            assert lead.cfa_id == "mq_academique"
+    finally:
+        with session_scope() as session:
+            performance.resume(session, "mq_cma", "sarah@akto.example")

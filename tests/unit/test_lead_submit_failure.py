@@ -64,3 +64,22 @@ def test_finding_7_failed_submission_is_told_keeps_answers_and_retry_works(catal
     assert "C'est envoyé" in messages[0]["text"]
     (lead,) = stored_leads()
     assert (lead.first_name, lead.contact_value, lead.cfa_id) == ("Léa", FILLED["lead_contact_value"], "mq_umih")
+
+
+def test_a_cfa_paused_just_before_consent_is_told_and_the_form_offers_the_other_cfas(catalogue_postgres):
+    """Issue 12 review, finding 1: before, "submission failed, try again", and every retry failed the same way."""
+    from akto_data.cfa import performance
+
+    with session_scope() as session:
+        performance.pause(session, "mq_umih", "ne répond plus", "sarah@akto.example")
+    messages, events = run(ActionSubmitLead(), {**FILLED, "lead_consent": "yes"})
+
+    assert stored_leads() == []
+    assert [m["text"] for m in messages] == [t("cfa.staff.chosen_cfa_paused")]
+    assert not any(m.get("buttons") for m in messages)  # no retry button that would fail again
+    set_slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert set_slots == {"lead_cfa": None, "lead_consent": None, "requested_slot": None}  # the rest is kept
+    assert {"event": "active_loop", "name": "lead_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+    # The form runs again at once: its first empty question is the CFA, listed without the paused one.
+    assert events[-1]["event"] == "followup" and events[-1]["name"] == "lead_form"
