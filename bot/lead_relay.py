@@ -5,6 +5,11 @@ token, so a task of its event loop sends them, with the same claim / lease / rec
 loop as the lead notices and the advisors' messages, the chat's pacing and the HTML
 escaping of every answer (a CFA's text is never read as markup). A blocked bot (403)
 is a permanent failure: the portal shows the message as failed and it is not retried.
+
+Why it failed is classified here, from Telegram's error *type* (:func:`classified`):
+the row's ``last_error`` starts with :data:`akto_data.leads.relay.BLOCKED` (403
+Forbidden) or :data:`~akto_data.leads.relay.CHAT_GONE` (400 Bad Request), which the
+portal reads, instead of guessing from numbers in the error's text.
 """
 
 from __future__ import annotations
@@ -15,15 +20,31 @@ from collections.abc import Callable
 from datetime import datetime
 
 from telegram import Bot
+from telegram.error import BadRequest, Forbidden
 
 from akto_data.leads.outbox import SendFailed, error_text
-from akto_data.leads.relay import claim_relay_now, record_relay_now
+from akto_data.leads.relay import BLOCKED, CHAT_GONE, claim_relay_now, record_relay_now
 from akto_data.models import utcnow
 from bot.notices import send_notice
 from bot.pacing import ChatPacer
 from bot.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
+
+
+def classified(failure: SendFailed) -> SendFailed:
+    """``failure`` with the relay's stable prefix when Telegram refused for good.
+
+    :func:`bot.notices.send_notice` turns Telegram's errors into :class:`SendFailed`
+    (``raise ... from None``, which hides the original from tracebacks but keeps it as
+    ``__context__``): the type of that original error decides, not its text.
+    """
+    original = failure.__context__
+    if isinstance(original, Forbidden):
+        return SendFailed(f"{BLOCKED} {failure.reason}", permanent=True)
+    if isinstance(original, BadRequest):
+        return SendFailed(f"{CHAT_GONE} {failure.reason}", permanent=True)
+    return failure
 
 
 class LeadRelay(PeriodicTask):
@@ -50,7 +71,7 @@ class LeadRelay(PeriodicTask):
                                                    buttons=message.buttons), self.deadline)
                 delivered += 1
             except SendFailed as exc:
-                failure = exc
+                failure = classified(exc)
             except TimeoutError:
                 failure = SendFailed(f"délai de {self.deadline:g} s dépassé (Telegram)")
             except Exception as exc:  # recorded on the row, never raised to the loop

@@ -2,7 +2,9 @@
 
 The CFA writes in its portal (:func:`post_cfa_message`): plain text, 500 characters
 at most, only while the young person can be reached (a Telegram chat, the lead neither
-closed nor anonymised, the relay not stopped). A message counts as the CFA's answer
+closed nor anonymised, the relay not stopped), and within two caps, since the young
+person may be a minor: at most :data:`MAX_UNANSWERED` messages in a row without a reply
+and :data:`MAX_PER_DAY` per lead in 24 hours. A message counts as the CFA's answer
 (:attr:`Lead.first_answer_at`).
 
 The bot sends it (:func:`claim_relay` / :func:`record_relay`, the same claim / lease /
@@ -10,7 +12,19 @@ record loop and the same back-off and give-up rules as the outbox: a blocked bot
 permanent failure, shown as failed in the portal, never retried) with two buttons:
 "Répondre" (:func:`start_reply`: the chat's next text message, within
 :data:`REPLY_WINDOW`, goes to the CFA, :func:`route_reply`) and "Ne plus recevoir ses
-messages" (:func:`stop_relay`, also ``/annuler`` while a reply is awaited).
+messages" (:func:`stop_relay`).
+
+How the young person stops a CFA's messages (decision): the "Ne plus recevoir ses
+messages" button, under every relayed message, stops them at any time, and each
+relayed message says so in one sentence. ``/annuler`` also stops them, but only while
+a reply to the CFA is being written (after "Répondre"): at any other moment a bare
+``/annuler`` keeps its meaning for the assistant (leave the form in progress), and
+reading it as "stop the CFA" there would take that away.
+
+Why a send failed is recorded as a stable prefix of ``last_error`` (:data:`BLOCKED`,
+:data:`CHAT_GONE` set by the bot from Telegram's error type; :data:`STOPPED`,
+:data:`UNREACHABLE` set here), and :func:`failure_text` reads only these prefixes:
+never a number that happens to appear in an error's text.
 """
 
 from __future__ import annotations
@@ -20,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.tables import CatCfa
@@ -44,6 +58,22 @@ REPLY_WINDOW = timedelta(minutes=30)
 LEASE = timedelta(minutes=2)
 #: State of the young person's replies.
 RECEIVED = "received"
+#: At most this many CFA messages in a row without a reply from the young person (who may
+#: be a minor): the CFA waits for an answer instead of insisting.
+MAX_UNANSWERED = 3
+#: At most this many CFA messages per lead in 24 hours, replies or not: a flood of
+#: notifications on a young person's phone is pressure, not help.
+MAX_PER_DAY = 10
+
+#: ``last_error`` prefixes of a failed CFA message (the rest of the text is detail for the staff).
+#: The young person blocked the bot (Telegram's 403 Forbidden), set by the bot.
+BLOCKED = "telegram:blocked"
+#: The chat no longer exists or refuses the message (Telegram's 400 Bad Request), set by the bot.
+CHAT_GONE = "telegram:chat_gone"
+#: The young person stopped the CFA's messages after it was written.
+STOPPED = "relay:stopped"
+#: The lead can no longer be written to (data erased, no Telegram chat) after it was written.
+UNREACHABLE = "relay:unreachable"
 
 
 class RelayRefused(Exception):
@@ -62,9 +92,10 @@ class RelayRefused(Exception):
 # -- the portal ------------------------------------------------------------------------------
 
 def cfa_lead(session: Session, cfa_id: str, lead_id: int) -> Lead | None:
-    """The lead if it is this CFA's (another CFA's lead is as unknown as a missing one)."""
+    """The lead if it is this CFA's and still holds data (another CFA's lead, or an anonymised
+    one, is as unknown as a missing one: the lead page answers 404 for those too)."""
     lead = session.get(Lead, lead_id)
-    return lead if lead is not None and lead.cfa_id == cfa_id else None
+    return lead if lead is not None and lead.cfa_id == cfa_id and lead.anonymised_at is None else None
 
 
 def closed_reason(lead: Lead) -> str | None:
@@ -105,13 +136,14 @@ class Thread:
 
 
 def failure_text(last_error: str | None) -> str:
-    """A failed message's reason for the CFA: a blocked bot is said as such."""
+    """A failed message's reason for the CFA, read from the stable prefix of ``last_error``
+    (:data:`BLOCKED`, :data:`CHAT_GONE`, :data:`STOPPED`); anything else is "not delivered"."""
     error = last_error or ""
-    if "403" in error or "blocked" in error.lower():
+    if error.startswith(BLOCKED):
         return t("lead.relay.failure.blocked")
-    if "400" in error:
+    if error.startswith(CHAT_GONE):
         return t("lead.relay.failure.gone")
-    if error.startswith("stopped"):
+    if error.startswith(STOPPED):
         return t("lead.relay.failure.stopped")
     return t("lead.relay.failure.other")
 
@@ -147,6 +179,7 @@ def post_cfa_message(session: Session, cfa_id: str, lead_id: int, text: str, now
     reason = closed_reason(lead)
     if reason:
         raise RelayRefused(reason)
+    _check_caps(session, lead, now)
     message = LeadMessage(lead_id=lead.id, direction="cfa", text=text, state=PENDING, created_at=now,
                           next_attempt_at=now)
     session.add(message)
@@ -154,6 +187,24 @@ def post_cfa_message(session: Session, cfa_id: str, lead_id: int, text: str, now
         lead.first_answer_at = now
     session.flush()
     return message
+
+
+def _check_caps(session: Session, lead: Lead, now: datetime) -> None:
+    """Refuse a message beyond :data:`MAX_UNANSWERED` in a row or :data:`MAX_PER_DAY` in 24 hours.
+
+    Messages that failed (never reached the young person) do not count.
+    """
+    last_reply = session.scalar(select(func.max(LeadMessage.id)).where(
+        LeadMessage.lead_id == lead.id, LeadMessage.direction == "young"))
+    sent_by_cfa = (LeadMessage.lead_id == lead.id, LeadMessage.direction == "cfa", LeadMessage.state != FAILED)
+    in_a_row = session.scalar(select(func.count(LeadMessage.id)).where(
+        *sent_by_cfa, LeadMessage.id > (last_reply or 0))) or 0
+    if in_a_row >= MAX_UNANSWERED:
+        raise RelayRefused("lead.relay.refused.unanswered", limit=MAX_UNANSWERED)
+    today = session.scalar(select(func.count(LeadMessage.id)).where(
+        *sent_by_cfa, LeadMessage.created_at > now - timedelta(days=1))) or 0
+    if today >= MAX_PER_DAY:
+        raise RelayRefused("lead.relay.refused.daily", limit=MAX_PER_DAY)
 
 
 # -- the bot: sending the CFA's messages ---------------------------------------------------------
@@ -185,7 +236,7 @@ def claim_relay(session: Session, now: datetime, limit: int = 20) -> list[Relaye
         if reason is not None and reason != "lead.relay.refused.closed":
             # The young person stopped the messages (or the data went) after it was written.
             row.state, row.next_attempt_at = FAILED, now
-            row.last_error = "stopped" if reason == "lead.relay.refused.stopped" else "unreachable"
+            row.last_error = STOPPED if reason == "lead.relay.refused.stopped" else UNREACHABLE
             continue
         taken = session.execute(update(LeadMessage).where(
             LeadMessage.id == row.id, LeadMessage.state.in_((PENDING, SENDING)), LeadMessage.next_attempt_at <= now)
@@ -193,9 +244,9 @@ def claim_relay(session: Session, now: datetime, limit: int = 20) -> list[Relaye
         if not taken.rowcount or lead is None:  # type: ignore[attr-defined]
             continue
         cfa = _cfa_name(session, lead.cfa_id)
-        claimed.append(Relayed(row.id, str(lead.chat_id), t("lead.relay.message", cfa=cfa, text=row.text), (
-            (t("lead.relay.button.reply"), f"lead:relay:{lead.id}:reply"),
-            (t("lead.relay.button.stop"), f"lead:relay:{lead.id}:stop"))))
+        stop = t("lead.relay.button.stop")
+        claimed.append(Relayed(row.id, str(lead.chat_id), t("lead.relay.message", cfa=cfa, text=row.text, stop=stop), (
+            (t("lead.relay.button.reply"), f"lead:relay:{lead.id}:reply"), (stop, f"lead:relay:{lead.id}:stop"))))
     return claimed
 
 
@@ -302,10 +353,13 @@ def route_reply(session: Session, chat_id: str, text: str | None, command: str |
         return None
     if len(body) > MAX_REPLY_LENGTH:
         return t("lead.relay.reply_too_long", limit=MAX_REPLY_LENGTH, length=len(body))
-    session.add(LeadMessage(lead_id=lead.id, direction="young", text=body, state=RECEIVED, created_at=now,
-                            next_attempt_at=now, sent_at=now))
+    reply = LeadMessage(lead_id=lead.id, direction="young", text=body, state=RECEIVED, created_at=now,
+                        next_attempt_at=now, sent_at=now)
+    session.add(reply)
     lead.reply_pending_at = None
-    session.add(OutboxMessage(lead_id=lead.id, channel="email", kind="reply", next_attempt_at=now))
+    session.flush()  # the e-mail quotes this reply, not whichever is the latest when it goes
+    session.add(OutboxMessage(lead_id=lead.id, channel="email", kind="reply", next_attempt_at=now,
+                              payload={"message_id": reply.id}))
     return t("lead.relay.reply_sent", cfa=cfa)
 
 

@@ -21,13 +21,18 @@ from telegram import Bot
 
 from akto_data.cfa.login import token_hash
 from akto_data.cfa.models import CfaAccount, CfaLoginLink
+from akto_data.cfa.settings import delivery_for
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
+from akto_data.leads.emails import reply_content
 from akto_data.leads.lifecycle import apply_status
 from akto_data.leads.models import Lead, LeadMessage, OutboxMessage
 from akto_data.leads.outbox import MAX_ATTEMPTS
 from akto_data.leads.relay import (
+    BLOCKED,
     MAX_LENGTH,
+    MAX_PER_DAY,
+    MAX_UNANSWERED,
     RelayRefused,
     claim_relay,
     post_cfa_message,
@@ -119,7 +124,41 @@ def test_nothing_can_be_written_to_someone_unreachable(catalogue):
     gone = new_lead(chat_id="78")
     with session_scope() as session:
         session.get(Lead, gone).anonymised_at = NOW
-    assert refusal(gone, "Bonjour") == "lead.relay.refused.anonymised"
+    with pytest.raises(LookupError):  # an anonymised lead is as unknown to its CFA as a missing one
+        post(gone, "Bonjour")
+    with session_scope() as session:
+        assert thread(session, CFA, gone) is None
+
+
+@pytest.mark.parametrize("db", ["catalogue", "catalogue_postgres"])
+def test_a_cfa_cannot_send_more_than_three_messages_without_a_reply_nor_ten_a_day(db, request):
+    """Issue 12 review, finding 3: the young person may be a minor; before, no cap at all."""
+    request.getfixturevalue(db)
+    lead_id = new_lead(chat_id="4242")
+    for minute in range(MAX_UNANSWERED):
+        post(lead_id, f"Relance {minute}", now=NOW + timedelta(minutes=minute))
+    with pytest.raises(RelayRefused) as caught:
+        post(lead_id, "Vous êtes là ?", now=NOW + timedelta(minutes=10))
+    assert caught.value.key == "lead.relay.refused.unanswered"
+    assert caught.value.text.startswith("Vous avez déjà envoyé 3 messages sans réponse du jeune")
+    assert len(messages(lead_id)) == MAX_UNANSWERED  # the fourth was not queued
+
+    # The young person answers: the CFA may write again, until ten in 24 hours.
+    at = NOW + timedelta(minutes=20)
+    while len([m for m in messages(lead_id) if m.direction == "cfa"]) < MAX_PER_DAY:
+        with session_scope() as session:
+            start_reply(session, "4242", lead_id, at)
+        assert reply("4242", "Oui ?", now=at) is not None
+        post(lead_id, "Très bien", now=at)
+        at += timedelta(minutes=5)
+    with session_scope() as session:
+        start_reply(session, "4242", lead_id, at)
+    reply("4242", "Encore moi", now=at)
+    with pytest.raises(RelayRefused) as caught:
+        post(lead_id, "Le onzième", now=at)
+    assert caught.value.key == "lead.relay.refused.daily" and "10 messages" in caught.value.text
+    post(lead_id, "Le lendemain", now=NOW + timedelta(days=1, minutes=1))  # 24 hours after the first
+    assert messages(lead_id)[-1].text == "Le lendemain"
 
 
 @pytest.mark.parametrize("db", ["catalogue", "catalogue_postgres"])
@@ -135,7 +174,9 @@ def test_the_bot_relays_with_buttons_and_escaping_then_the_reply_comes_back(db, 
         api.close()
     (_path, data), = api.sent
     assert data["chat_id"] == "4242" and data["parse_mode"] == "HTML"
-    assert data["text"] == f"✉️ Message de {CFA_NAME} :\n\nVenez mardi &lt;b&gt;9h&lt;/b&gt; &amp; apportez votre CV"
+    assert data["text"] == (f"✉️ Message de {CFA_NAME} :\n\nVenez mardi &lt;b&gt;9h&lt;/b&gt; &amp; apportez votre CV"
+                            "\n\nTu ne veux plus de ses messages ? Appuie sur « 🔕 Ne plus recevoir ses messages »,"
+                            " à tout moment.")  # how to stop them, said in the message itself
     keyboard = json.loads(data["reply_markup"])["inline_keyboard"]
     assert [row[0]["text"] for row in keyboard] == ["✏️ Répondre", "🔕 Ne plus recevoir ses messages"]
     assert "lead:relay" not in data["reply_markup"]  # payloads stay server-side (button ids only)
@@ -158,6 +199,23 @@ def test_the_bot_relays_with_buttons_and_escaping_then_the_reply_comes_back(db, 
     assert [(m.direction, m.state) for m in shown.messages] == [("cfa", "sent"), ("young", "received")]
     # The next message is the assistant's again.
     assert reply("4242", "c'est quoi l'aide à l'embauche ?", now=NOW + timedelta(minutes=4)) is None
+
+
+@pytest.mark.parametrize("db", ["catalogue", "catalogue_postgres"])
+def test_two_quick_replies_give_two_emails_each_quoting_its_own_reply(db, request):
+    """Issue 12 review, finding 4: before, both e-mails quoted the latest reply."""
+    request.getfixturevalue(db)
+    lead_id = new_lead(chat_id="4242")
+    for minute, text in ((1, "Jeudi ça me va"), (2, "Ou plutôt vendredi")):
+        with session_scope() as session:
+            start_reply(session, "4242", lead_id, NOW + timedelta(minutes=minute))
+        reply("4242", text, now=NOW + timedelta(minutes=minute))
+    with session_scope() as session:
+        rows = list(session.scalars(select(OutboxMessage).where(
+            OutboxMessage.lead_id == lead_id, OutboxMessage.kind == "reply").order_by(OutboxMessage.id)))
+        found = session.get(Lead, lead_id)
+        quoted = [reply_content(session, found, delivery_for(session, CFA, NOW), row).quote.lines[0] for row in rows]
+    assert quoted == ["Jeudi ça me va", "Ou plutôt vendredi"]
 
 
 def test_a_reply_is_awaited_thirty_minutes_and_long_ones_are_refused_without_loss(catalogue):
@@ -207,8 +265,26 @@ def test_a_blocked_bot_fails_at_once_and_is_shown_as_such(catalogue):
         api.close()
     (message,) = messages(lead_id)
     assert (message.state, message.attempts) == ("failed", 1) and TOKEN not in message.last_error
+    assert message.last_error.startswith(BLOCKED)  # classified by the bot from Telegram's error type
     with session_scope() as session:
         assert thread(session, CFA, lead_id).messages[0].failure == "le jeune a bloqué l'assistant sur Telegram"
+
+
+def test_a_failure_whose_text_mentions_403_is_not_shown_as_a_blocked_bot(catalogue):
+    """Issue 12 review, finding 6: before, "403" or "400" anywhere in the error decided."""
+    lead_id = new_lead(chat_id="4242")
+    post(lead_id, "Bonjour")
+    api = FakeBotApi(refuse=(502, "Bad Gateway: upstream answered 403 after 400 ms"))
+    try:
+        with session_scope() as session:
+            session.scalars(select(LeadMessage)).one().attempts = MAX_ATTEMPTS - 1
+        relay_round(api, NOW)
+    finally:
+        api.close()
+    (message,) = messages(lead_id)
+    assert message.state == "failed" and "403" in message.last_error
+    with session_scope() as session:
+        assert thread(session, CFA, lead_id).messages[0].failure == t("lead.relay.failure.other")
 
 
 def test_a_transient_failure_is_retried_with_back_off_then_given_up(catalogue):
@@ -294,5 +370,36 @@ def test_the_portal_partial_shows_the_thread_and_refuses_clearly(catalogue, monk
             assert client.post(f"/cfa/demandes/{stranger}/messages",
                                data={"csrf_token": csrf, "text": "Bonjour"}).status_code == 404
             assert messages(stranger) == []
+        finally:
+            client.close()
+
+
+def test_the_portal_says_why_a_fourth_message_without_reply_is_refused_and_hides_erased_leads(catalogue, monkeypatch):
+    """Issue 12 review, findings 3 and 5: the cap is told in the form (the text kept); an
+    anonymised lead's messages answer 404 like its lead page (before: 200)."""
+    from tests.web.conftest import serve_console
+
+    monkeypatch.setenv("CONSOLE_SECRET", secrets.token_urlsafe(32))
+    lead_id = new_lead(chat_id="4242")
+    erased = new_lead(chat_id="5151")
+    for minute in range(MAX_UNANSWERED):
+        post(lead_id, f"Relance {minute}", now=utcnow() - timedelta(minutes=10 - minute))
+    with session_scope() as session:
+        session.get(Lead, erased).anonymised_at = utcnow()
+    with serve_console() as console:
+        client = signed_in(console.url, CFA, "leads@croix-rivail.example")
+        try:
+            partial = client.get(f"/cfa/demandes/{lead_id}/messages")
+            csrf = csrf_of(partial.text)
+            refused = client.post(f"/cfa/demandes/{lead_id}/messages",
+                                  data={"csrf_token": csrf, "text": "Vous êtes là ?"}, headers={"HX-Request": "true"})
+            assert refused.status_code == 200
+            assert "Vous avez déjà envoyé 3 messages sans réponse du jeune" in refused.text
+            assert ">Vous êtes là ?</textarea>" in refused.text  # kept for later
+            assert len(messages(lead_id)) == MAX_UNANSWERED
+            assert client.get(f"/cfa/demandes/{erased}/messages").status_code == 404
+            assert client.post(f"/cfa/demandes/{erased}/messages",
+                               data={"csrf_token": csrf, "text": "Bonjour"}).status_code == 404
+            assert client.get(f"/cfa/demandes/{erased}").status_code == 404  # the lead page agrees
         finally:
             client.close()

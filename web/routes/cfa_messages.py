@@ -48,13 +48,13 @@ def _render(request: Request, session: Session, cfa: CfaUser, lead_id: int, *, e
 
 
 @router.get("/{lead_id}/messages")
-async def messages(request: Request, lead_id: int, cfa: CfaUser = Depends(current_cfa),
+def messages(request: Request, lead_id: int, cfa: CfaUser = Depends(current_cfa),
                    session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return _render(request, session, cfa, lead_id)
 
 
 @router.post("/{lead_id}/messages")
-async def send_message(request: Request, lead_id: int, text: str = Form(""), cfa: CfaUser = Depends(current_cfa),
+def send_message(request: Request, lead_id: int, text: str = Form(""), cfa: CfaUser = Depends(current_cfa),
                        session: Session = Depends(unit_of_work, scope="function")) -> Response:
     try:
         relay.post_cfa_message(session, cfa.cfa_id, lead_id, text)
