@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 #: How long a claimed notice is reserved for the bot that claimed it.
 LEASE = timedelta(minutes=2)
+#: A Telegram chat id, as a regular expression for SQL (``regexp_match``: PostgreSQL's ``~``,
+#: SQLAlchemy's REGEXP function on SQLite): the time-based steps select these chats in the query.
+TELEGRAM_CHAT_SQL = "^-?[0-9]+$"
 _TELEGRAM_CHAT = re.compile(r"-?\d+")
 
 

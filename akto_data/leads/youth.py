@@ -18,6 +18,13 @@ marks the lead (``followup_asked_at``, ``reroute_offered_at``) with a compare-an
 and queues its Telegram row with a unique ``dedup_key`` in the same transaction, so a
 restarted worker, or two at once, never ask twice.
 
+Cost: both steps run every minute, so each selects in SQL only the leads that can be
+due (still waiting, a Telegram chat, reached the CFA long enough ago: ``followup_days``
+calendar days, or 10 calendar days as a lower bound of 10 working days, or a paused
+CFA), with the first-contact time in the same query (no lazy load of the outbox, no
+query per lead to know whether the CFA answered). A lead with no other CFA to offer
+is matched against the catalogue again at most once a day (:class:`NoOtherCfaGuard`).
+
 The answers (buttons with payloads ``lead:<step>:<lead id>:<choice>``, handled by the
 bot itself, never by Rasa) are core functions here that return the text to show:
 the bot only calls :func:`press_lead_button_now` and sends what it returns.
@@ -30,19 +37,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.queries import Catalogue
-from akto_data.catalogue.tables import CatCfa, CatTerritory
+from akto_data.catalogue.tables import CatCfa
 from akto_data.cfa.settings import is_paused, paused_cfas
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
+from akto_data.leads.followup import Calendar, cfa_calendar
 from akto_data.leads.lifecycle import ANSWERED, CLOSED, add_working_days, apply_status
 from akto_data.leads.matching import CfaMatch, chosen_match, matching_cfas
 from akto_data.leads.models import Lead, LeadMessage, LeadStatusEvent, OutboxMessage
-from akto_data.leads.notices import is_telegram_chat
+from akto_data.leads.notices import TELEGRAM_CHAT_SQL, is_telegram_chat
+from akto_data.leads.outbox import SENT
 from akto_data.leads.store import DuplicateLead, TooManyLeads, create_lead
 from akto_data.models import as_utc, utcnow
 
@@ -50,6 +59,9 @@ log = logging.getLogger(__name__)
 
 #: A lead with no answer this many working days after it reached the CFA is offered to another one.
 REROUTE_AFTER_WORKING_DAYS = 10
+#: A lead found with no other CFA to offer is matched again after this long (a CFA may join
+#: the catalogue, or be resumed): at most once a day, instead of at every round of the worker.
+RECHECK_NO_OTHER_CFA = timedelta(days=1)
 #: Prefix of the payloads of the buttons the bot answers itself (never sent to Rasa).
 BUTTON_PREFIX = "lead:"
 #: Answers of the day-7 question, as stored in ``Lead.followup_answer``.
@@ -73,14 +85,6 @@ def reroute_payload(lead_id: int, accept: bool) -> str:
 
 
 # -- when the lead reached the CFA, and whether the CFA answered -------------------------------
-
-def reached_cfa_at(lead: Lead) -> datetime | None:
-    """When the CFA got the lead: its first lead e-mail (or webhook call, for a CFA without an
-    address) that went through; None while nothing has."""
-    sent = [as_utc(m.sent_at) for m in lead.outbox
-            if m.kind == "lead" and m.channel in ("email", "webhook") and m.state == "sent" and m.sent_at]
-    return min(sent, default=None)
-
 
 def cfa_answered(session: Session, lead: Lead) -> bool:
     """Whether the CFA answered: an answering status (now or ever), or a message."""
@@ -123,6 +127,58 @@ def _queue_once(session: Session, lead: Lead, column: str, row: OutboxMessage, n
 
 # -- the time-based steps ----------------------------------------------------------------------
 
+def first_reached() -> Select[int | None, datetime | None]:
+    """(lead_id, sent_at) of each lead's first lead e-mail or webhook call that went through:
+    when it reached the CFA, in SQL (one subquery, no per-lead load of the outbox). Unlike :func:`akto_data.leads.followup.first_email_sent`, a webhook call
+    counts: a CFA without an address is reached by its webhook."""
+    return (select(OutboxMessage.lead_id, func.min(OutboxMessage.sent_at).label("sent_at"))
+            .where(OutboxMessage.kind == "lead", OutboxMessage.channel.in_(("email", "webhook")),
+                   OutboxMessage.state == SENT, OutboxMessage.lead_id.is_not(None))
+            .group_by(OutboxMessage.lead_id))
+
+
+def _still_waiting() -> tuple[ColumnElement[bool], ...]:
+    """SQL of :func:`waiting_on_cfa`: data kept, open, a Telegram chat, no answer from the CFA
+    (no answering status now or ever, no message)."""
+    cfa_status = select(LeadStatusEvent.id).where(
+        LeadStatusEvent.lead_id == Lead.id, LeadStatusEvent.status.in_(sorted(ANSWERED)),
+        LeadStatusEvent.by == "cfa").exists()
+    cfa_message = select(LeadMessage.id).where(LeadMessage.lead_id == Lead.id, LeadMessage.direction == "cfa").exists()
+    return (Lead.anonymised_at.is_(None), Lead.first_answer_at.is_(None), Lead.chat_id.is_not(None),
+            Lead.chat_id.regexp_match(TELEGRAM_CHAT_SQL), Lead.status.not_in(sorted(CLOSED | ANSWERED)),
+            ~cfa_status, ~cfa_message)
+
+
+class NoOtherCfaGuard:
+    """Leads found with no other CFA to offer, not looked at again for :data:`RECHECK_NO_OTHER_CFA`.
+
+    Without it, every such lead (a CFA alone in its territory for an occupation) would be
+    matched again against the catalogue every minute, forever. Kept in the worker's memory
+    (cheap; a restarted worker looks once more, which changes nothing) and keyed by the
+    lead's idempotency key, unique for ever, so a reused id never inherits another's mark.
+    """
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+
+    def skip(self, lead: Lead, now: datetime) -> bool:
+        until = self._until.get(lead.idempotency_key)
+        return until is not None and now < until
+
+    def mark(self, lead: Lead, now: datetime) -> None:
+        self._until[lead.idempotency_key] = now + RECHECK_NO_OTHER_CFA
+
+    def prune(self, now: datetime) -> None:
+        self._until = {key: until for key, until in self._until.items() if until > now}
+
+    def clear(self) -> None:
+        self._until.clear()
+
+
+#: The worker's guard (one per process).
+NO_OTHER_CFA = NoOtherCfaGuard()
+
+
 def queue_youth_steps(session: Session, now: datetime, followup_days: int | None = None) -> int:
     """Queue the day-7 questions and the offers of another CFA due at ``now``; how many."""
     if followup_days is None:
@@ -133,15 +189,17 @@ def queue_youth_steps(session: Session, now: datetime, followup_days: int | None
 
 
 def queue_followups(session: Session, now: datetime, days: int = 7) -> int:
-    """Ask "Le CFA t'a contacté ?" ``days`` calendar days after the lead reached the CFA."""
+    """Ask "Le CFA t'a contacté ?" ``days`` calendar days after the lead reached the CFA.
+
+    One query selects exactly the leads due (reached at least ``days`` ago, still waiting,
+    not asked yet): nothing is loaded, lead by lead, to be dropped.
+    """
+    reached = first_reached().subquery()
+    due = session.scalars(select(Lead).join(reached, reached.c.lead_id == Lead.id).where(
+        Lead.followup_asked_at.is_(None), reached.c.sent_at <= now - timedelta(days=days), *_still_waiting())
+        .order_by(Lead.id)).all()
     queued = 0
-    candidates = session.scalars(select(Lead).where(
-        Lead.followup_asked_at.is_(None), Lead.anonymised_at.is_(None), Lead.first_answer_at.is_(None),
-        Lead.chat_id.is_not(None), Lead.status.not_in(sorted(CLOSED | ANSWERED))).order_by(Lead.id)).all()
-    for lead in candidates:
-        reached = reached_cfa_at(lead)
-        if reached is None or reached + timedelta(days=days) > now or not waiting_on_cfa(session, lead):
-            continue
+    for lead in due:
         row = OutboxMessage(lead_id=lead.id, channel="telegram", kind="followup", dedup_key=f"followup:{lead.id}",
                             next_attempt_at=now)
         queued += _queue_once(session, lead, "followup_asked_at", row, now)
@@ -149,34 +207,39 @@ def queue_followups(session: Session, now: datetime, days: int = 7) -> int:
 
 
 def queue_reroutes(session: Session, now: datetime) -> int:
-    """Offer another CFA for the leads unanswered after 10 working days, or waiting on a paused CFA."""
+    """Offer another CFA for the leads unanswered after 10 working days, or waiting on a paused CFA.
+
+    SQL keeps only the leads still waiting whose CFA is paused or that reached it at least
+    :data:`REROUTE_AFTER_WORKING_DAYS` *calendar* days ago (a lower bound: 10 working days
+    are never fewer calendar days); the working days are then counted in the CFA's
+    calendar (read once per CFA). A lead with no other CFA is looked at again only after
+    :data:`RECHECK_NO_OTHER_CFA` (:class:`NoOtherCfaGuard`).
+    """
     paused = paused_cfas(session)
-    candidates = session.scalars(select(Lead).where(
-        Lead.reroute_offered_at.is_(None), Lead.anonymised_at.is_(None), Lead.first_answer_at.is_(None),
-        Lead.chat_id.is_not(None), Lead.status.not_in(sorted(CLOSED | ANSWERED))).order_by(Lead.id)).all()
+    reached = first_reached().subquery()
+    due_or_paused = or_(reached.c.sent_at <= now - timedelta(days=REROUTE_AFTER_WORKING_DAYS),
+                        Lead.cfa_id.in_(sorted(paused)))
+    rows = session.execute(select(Lead, reached.c.sent_at).outerjoin(reached, reached.c.lead_id == Lead.id).where(
+        Lead.reroute_offered_at.is_(None), due_or_paused, *_still_waiting()).order_by(Lead.id)).all()
+    NO_OTHER_CFA.prune(now)
     queued = 0
     catalogue = Catalogue(session)
-    for lead in candidates:
-        if not waiting_on_cfa(session, lead) or not (lead.cfa_id in paused or _unanswered_too_long(session, lead, now)):
+    calendars: dict[str, Calendar] = {}
+    for lead, sent_at in rows:
+        if NO_OTHER_CFA.skip(lead, now):
             continue
+        if lead.cfa_id not in paused:
+            calendar = cfa_calendar(session, lead.cfa_id, lead.territory, calendars)
+            if add_working_days(as_utc(sent_at), REROUTE_AFTER_WORKING_DAYS, *calendar) > now:
+                continue
         other = best_other_cfa(session, catalogue, lead, paused)
         if other is None:
+            NO_OTHER_CFA.mark(lead, now)
             continue
         row = OutboxMessage(lead_id=lead.id, channel="telegram", kind="reroute", dedup_key=f"reroute:{lead.id}",
                             payload={"cfa_id": other.cfa_id}, next_attempt_at=now)
         queued += _queue_once(session, lead, "reroute_offered_at", row, now)
     return queued
-
-
-def _unanswered_too_long(session: Session, lead: Lead, now: datetime) -> bool:
-    reached = reached_cfa_at(lead)
-    if reached is None:
-        return False
-    cfa = session.get(CatCfa, lead.cfa_id)
-    place = cfa.territory if cfa is not None else lead.territory
-    zone = session.get(CatTerritory, place)
-    due = add_working_days(reached, REROUTE_AFTER_WORKING_DAYS, place, zone.timezone if zone else "UTC")
-    return due <= now
 
 
 def other_cfas(session: Session, catalogue: Catalogue, lead: Lead, paused: Iterable[str] | None = None

@@ -342,3 +342,58 @@ def test_two_workers_at_once_ask_once_on_postgresql(catalogue_postgres):
     second.join(10)
     assert results == [0]
     assert len(telegram_rows(lead_id, "followup")) == 1
+
+
+# -- cost of the worker's round (issue 12 review, finding 2) ----------------------------------------
+
+def statements_of_a_round(now: datetime) -> int:
+    """How many SQL statements one round of the young person's steps runs."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    count = 0
+
+    def counted(*_args) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(Engine, "before_cursor_execute", counted)
+    try:
+        run(now)
+    finally:
+        event.remove(Engine, "before_cursor_execute", counted)
+    return count
+
+
+@pytest.mark.parametrize("db", DBS)
+def test_the_minute_round_costs_the_same_with_one_waiting_lead_or_twenty(db, request):
+    """Before, every open lead was loaded every minute, its outbox lazy-loaded and two
+    queries run for it, whether or not anything could be due."""
+    request.getfixturevalue(db)
+    new_lead(chat_id="100")
+    now = REACHED + timedelta(days=3)  # nothing due yet: no question, no offer
+    alone = statements_of_a_round(now)
+    for n in range(12):
+        new_lead(chat_id=str(200 + n))  # reached the CFA, waiting
+    for n in range(7):
+        new_lead(chat_id=str(300 + n), reached=None)  # never reached the CFA
+    assert statements_of_a_round(now) == alone
+    assert run(now) == 0
+
+
+@pytest.mark.parametrize("db", DBS)
+def test_a_lead_with_no_other_cfa_is_looked_at_again_once_a_day_and_offered_when_one_appears(db, request):
+    request.getfixturevalue(db)
+    lead_id = new_lead()
+    with session_scope() as session:  # the only other CFA is paused: nothing to offer
+        session.add(CfaAccount(cfa_id="mq_lpa_robert", paused_at=REACHED, paused_by="staff@akto.example",
+                               pause_reason="ne répond pas"))
+    run(TEN_WORKING_DAYS)
+    assert telegram_rows(lead_id, "reroute") == []
+    with session_scope() as session:
+        session.get(CfaAccount, "mq_lpa_robert").paused_at = None  # resumed
+    run(TEN_WORKING_DAYS + timedelta(hours=1))
+    assert telegram_rows(lead_id, "reroute") == []  # not matched again within the day (was: every minute)
+    run(TEN_WORKING_DAYS + timedelta(days=1))
+    (offer,) = telegram_rows(lead_id, "reroute")  # the next day, the resumed CFA is offered
+    assert offer.payload == {"cfa_id": "mq_lpa_robert"}
