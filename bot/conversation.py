@@ -12,7 +12,9 @@ person's messages are kept for the advisor's page instead of going to Rasa, and
 CFA messages (Telegram only): after the young person pressed "Répondre" under a CFA's
 message, their next text goes to that CFA instead of Rasa, and ``/annuler`` cancels the
 reply and stops the CFA's messages (:mod:`akto_data.leads.relay`); checked after the
-takeover (an advisor in the chat comes first).
+takeover (an advisor in the chat comes first). At any other moment ``/annuler`` is the
+assistant's (it leaves a form): the CFA's messages are stopped by the "Ne plus recevoir
+ses messages" button under each of them, which the bot answers itself.
 
 Rasa down or slow (decision): the user gets an apology as soon as the answer
 budget (``RASA_TIMEOUT``, 4 s) is spent. A *slow* Rasa keeps the original

@@ -52,7 +52,7 @@ from akto_data.leads.matching import CfaMatch, chosen_match, matching_cfas
 from akto_data.leads.models import Lead, LeadMessage, LeadStatusEvent, OutboxMessage
 from akto_data.leads.notices import TELEGRAM_CHAT_SQL, is_telegram_chat
 from akto_data.leads.outbox import SENT
-from akto_data.leads.store import DuplicateLead, TooManyLeads, create_lead
+from akto_data.leads.store import CfaPaused, DuplicateLead, TooManyLeads, create_lead
 from akto_data.models import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -376,6 +376,8 @@ def answer_reroute(session: Session, chat_id: str, lead_id: int, accept: bool, n
         return t("lead.reroute.duplicate", other=other)
     except TooManyLeads:
         return t("lead.too_many")
+    except CfaPaused:  # paused between the check above and the insert
+        return t("lead.reroute.unavailable", other=other)
     new.rerouted_from_id = lead.id
     offer.payload = {**payload, "answer": "yes", "answered_at": now.isoformat(), "new_lead_id": new.id}
     apply_status(session, lead.idempotency_key, "rerouted", by="system", now=now)

@@ -396,6 +396,7 @@ def test_the_portal_says_why_a_fourth_message_without_reply_is_refused_and_hides
             assert refused.status_code == 200
             assert "Vous avez déjà envoyé 3 messages sans réponse du jeune" in refused.text
             assert ">Vous êtes là ?</textarea>" in refused.text  # kept for later
+            assert "Au plus 3 messages de suite sans réponse du jeune, et 10 en 24 heures" in refused.text
             assert len(messages(lead_id)) == MAX_UNANSWERED
             assert client.get(f"/cfa/demandes/{erased}/messages").status_code == 404
             assert client.post(f"/cfa/demandes/{erased}/messages",

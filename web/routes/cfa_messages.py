@@ -44,7 +44,8 @@ def _render(request: Request, session: Session, cfa: CfaUser, lead_id: int, *, e
 
     return templates.TemplateResponse(request, "cfa/_messages.html", {
         "thread": found, "lead_id": lead_id, "error": error, "text": text, "shown": shown,
-        "max_length": relay.MAX_LENGTH, "csrf_token": csrf_token(request), "user": cfa}, status_code=status_code)
+        "max_length": relay.MAX_LENGTH, "max_unanswered": relay.MAX_UNANSWERED, "max_per_day": relay.MAX_PER_DAY,
+        "csrf_token": csrf_token(request), "user": cfa}, status_code=status_code)
 
 
 @router.get("/{lead_id}/messages")
