@@ -133,8 +133,9 @@ def current_user(request: Request, session: Session = Depends(unit_of_work, scop
 def current_cfa(request: Request, session: Session = Depends(unit_of_work, scope="function")) -> CfaUser:
     """FastAPI dependency of every portal page: the signed-in CFA, or the portal's login page.
 
-    The CFA is read again on every request: a CFA removed from the catalogue is out at
-    its next click. Every query of a portal page filters on ``cfa.cfa_id``.
+    The CFA and its addresses are read again on every request: a CFA removed from the
+    catalogue, or an address removed from its settings, is out at its next click. Every
+    query of a portal page filters on ``cfa.cfa_id``.
     """
     from akto_data.catalogue.tables import CatCfa
 
@@ -145,10 +146,22 @@ def current_cfa(request: Request, session: Session = Depends(unit_of_work, scope
             request.session.clear()
         raise CfaLoginRequired
     cfa = session.get(CatCfa, str(cfa_id))
-    if cfa is None:
+    email = str(data.get("cfa_email", ""))
+    if cfa is None or not _still_an_address(session, cfa.id, email):
         request.session.clear()
         raise CfaLoginRequired
-    return CfaUser(cfa.id, str(data.get("cfa_email", "")), cfa.name)
+    return CfaUser(cfa.id, email, cfa.name)
+
+
+def _still_an_address(session: Session, cfa_id: str, email: str) -> bool:
+    """The session's address is still one of the CFA's: removing an address in the settings
+    (say, of someone who left) ends the sessions opened with it at their next click."""
+    from akto_data.cfa.login import normalise_email
+    from akto_data.cfa.settings import delivery_for
+
+    delivery = delivery_for(session, cfa_id)
+    wanted = normalise_email(email)
+    return bool(wanted) and delivery is not None and wanted in {normalise_email(e) for e in delivery.emails}
 
 
 def require(role: str) -> Callable[..., Awaitable[User]]:

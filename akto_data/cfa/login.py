@@ -21,12 +21,12 @@ to try again.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import make_msgid
 from enum import StrEnum
 from urllib.parse import quote, unquote, urlsplit
 
@@ -158,44 +158,24 @@ def request_link(session: Session, address: str, next_path: str | None, base_url
 
 
 def login_email(links: list[tuple[CatCfa, str]], to: str, sender: str) -> EmailMessage:
-    """A short e-mail: one button per CFA, the link's lifetime, and what to do if it was not you."""
+    """A short e-mail in the layout of every CFA e-mail (:mod:`akto_data.leads.emails`): one
+    "Se connecter" button (one per CFA, naming it, when the address serves several), the
+    link's lifetime, what to do if it was not you; HTML and plain text from the same texts."""
+    from akto_data.leads.emails import Button, Email, build_message
+
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
-    message = EmailMessage()
-    message["Subject"] = t("cfa.portal.login_email.subject")
-    message["From"] = sender
-    message["To"] = to
-    intro = t("cfa.portal.login_email.intro") if len(links) == 1 else t("cfa.portal.login_email.intro_many")
-    expiry = t("cfa.portal.login_email.expiry" if len(links) == 1 else "cfa.portal.login_email.expiry_many",
-               minutes=minutes)
-    ignore = t("cfa.portal.login_email.ignore")
+    many = len(links) > 1
     button = t("cfa.portal.login_email.button")
-    text_links = "\n".join(f"{cfa.name} : {url}" if len(links) > 1 else url for cfa, url in links)
-    message.set_content(f"{t('cfa.portal.login_email.hello')}\n\n{intro}\n\n{text_links}\n\n{expiry}\n{ignore}\n\n"
-                        f"{t('cfa.portal.login_email.signature')}\n")
-    buttons = "".join(
-        f"<tr><td style=\"padding:6px 0\"><a href=\"{html.escape(url)}\" style=\"display:inline-block;"
-        "background:#0b6e4f;color:#ffffff;text-decoration:none;font-weight:bold;padding:12px 22px;"
-        "border-radius:6px;font-size:16px\">"
-        f"{html.escape(button if len(links) == 1 else f'{button} — {cfa.name}')}</a></td></tr>"
-        for cfa, url in links)
-    message.add_alternative(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>"
-        "<body style=\"margin:0;padding:0;background:#f6f7f9\">"
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f6f7f9\">"
-        "<tr><td align=\"center\" style=\"padding:24px 12px\">"
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:480px;"
-        "background:#ffffff;border:1px solid #d9dde5;border-radius:8px;font-family:Arial,Helvetica,sans-serif;"
-        "color:#1d2433;font-size:15px;line-height:1.5\">"
-        "<tr><td style=\"padding:16px 20px;border-bottom:1px solid #d9dde5;font-weight:bold;color:#0b6e4f\">"
-        f"Ici c'est ma place <span style=\"color:#5b6475;font-weight:normal\">· {html.escape(t('cfa.portal.name'))}"
-        "</span></td></tr>"
-        f"<tr><td style=\"padding:20px\"><p style=\"margin:0 0 12px\">{html.escape(t('cfa.portal.login_email.hello'))}"
-        f"</p><p style=\"margin:0 0 16px\">{html.escape(intro)}</p>"
-        f"<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\">{buttons}</table>"
-        f"<p style=\"margin:16px 0 0;color:#5b6475;font-size:13px\">{html.escape(expiry)}<br>{html.escape(ignore)}</p>"
-        "</td></tr></table></td></tr></table></body></html>", subtype="html")
-    return message
+    buttons = [Button(t("cfa.portal.login_email.button_cfa", cfa=cfa.name) if many else button, url)
+               for cfa, url in links]
+    intro = t("cfa.portal.login_email.intro_many" if many else "cfa.portal.login_email.intro")
+    email = Email(subject=t("cfa.portal.login_email.subject"), title=t("cfa.portal.login_email.title"),
+                  preheader=intro, paragraphs=[t("cfa.portal.login_email.hello"), intro],
+                  main_button=buttons[0], more_buttons=buttons[1:],
+                  notes=[t("cfa.portal.login_email.expiry_many" if many else "cfa.portal.login_email.expiry",
+                           minutes=minutes), t("cfa.portal.login_email.ignore")],
+                  footer=[t("cfa.portal.login_email.footer"), t("cfa.portal.login_email.signature")])
+    return build_message(email, [to], sender, make_msgid(domain="ici-cest-ma-place"))
 
 
 def _cfa_name(session: Session, cfa_id: str) -> str | None:

@@ -15,7 +15,7 @@ Over a period of received leads (default the last 90 days), per CFA:
 - **waiting**: leads still waiting for a first answer (new, sent or only read; not
   withdrawn, moved to another CFA, nor anonymised).
 
-A CFA is **flagged** (:data:`FLAG_RULE`) when at least :data:`FLAG_MIN_DUE` leads are due
+A CFA is **flagged** (:func:`flag_rule`) when at least :data:`FLAG_MIN_DUE` leads are due
 and under :data:`FLAG_MIN_SHARE` of them were answered within 5 working days, or when a
 lead has waited for a first answer more than :data:`FLAG_WAITING_DAYS` working days.
 
@@ -55,13 +55,20 @@ DEFAULT_PERIOD_DAYS = 90
 MAX_PERIOD_DAYS = 3 * 366
 #: Statuses of a lead still waiting for the CFA's first answer.
 MAX_REASON = 500
-FLAG_RULE = (f"Signalé quand au moins {FLAG_MIN_DUE} demandes ont dépassé {ANSWER_WITHIN_DAYS} jours ouvrés et que "
-             f"moins de {int(FLAG_MIN_SHARE * 100)} % ont reçu une première réponse dans ce délai, ou quand une "
-             f"demande attend sa première réponse depuis plus de {FLAG_WAITING_DAYS} jours ouvrés.")
-CSV_HEADER = ("territoire", "CFA", "identifiant", "demandes reçues", "délai de 5 j ouvrés écoulé",
-              "répondues en 5 j ouvrés", "part répondue en 5 j ouvrés (%)",
-              "délai médian de première réponse (jours ouvrés)", "inscrits", "part inscrits (%)",
-              "en attente de première réponse", "dont plus de 10 j ouvrés", "signalé", "en pause")
+#: Columns of the CSV export (keys ``cfa.staff.csv.<name>``), in order.
+CSV_COLUMNS = ("territory", "cfa", "cfa_id", "received", "due", "answered_in_time", "share_in_time", "median_days",
+               "enrolled", "share_enrolled", "waiting", "waiting_long", "flagged", "paused")
+
+
+def flag_rule() -> str:
+    """The flag rule in words, for the staff page: the thresholds read from the constants above."""
+    return t("cfa.staff.flag_rule", min_due=FLAG_MIN_DUE, days=ANSWER_WITHIN_DAYS,
+             share=int(FLAG_MIN_SHARE * 100), waiting_days=FLAG_WAITING_DAYS)
+
+
+def csv_header() -> list[str]:
+    return [t(f"cfa.staff.csv.{name}", days=ANSWER_WITHIN_DAYS, waiting_days=FLAG_WAITING_DAYS)
+            for name in CSV_COLUMNS]
 
 
 class PeriodRefused(ValueError):
@@ -140,7 +147,7 @@ class Figures:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """Codes of :data:`FLAG_RULE` this CFA meets: ``slow``, ``waiting``."""
+        """Codes of :func:`flag_rule` this CFA meets: ``slow``, ``waiting``."""
         found = []
         if self.due >= FLAG_MIN_DUE and self.answered_in_time < FLAG_MIN_SHARE * self.due:
             found.append("slow")
@@ -236,7 +243,7 @@ def build(session: Session, period: Period, now: datetime | None = None) -> Repo
 
 
 def flag_labels(flags: tuple[str, ...]) -> list[str]:
-    return [t(f"cfa.staff.flag.{code}", days=FLAG_WAITING_DAYS) for code in flags]
+    return [t(f"cfa.staff.flag.{code}", days=FLAG_WAITING_DAYS, answer_days=ANSWER_WITHIN_DAYS) for code in flags]
 
 
 def to_csv(report: Report) -> str:
@@ -246,14 +253,14 @@ def to_csv(report: Report) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(CSV_HEADER)
+    writer.writerow(csv_header())
     for row in report.cfas:
         f = row.figures
         writer.writerow(safe_row([row.territory_name, row.name, row.cfa_id, f.received, f.due, f.answered_in_time,
                                   number(f.share_in_time), number(f.median_days), f.enrolled,
                                   number(f.share_enrolled), f.waiting, f.waiting_long,
                                   " ; ".join(flag_labels(row.flags)),
-                                  "oui" if row.paused_at else "non"]))
+                                  t("lead.value.yes" if row.paused_at else "lead.value.no")]))
     return out.getvalue()
 
 

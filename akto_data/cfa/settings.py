@@ -8,9 +8,14 @@ next send, and a catalogue import (which rewrites ``cat_cfa_delivery``) never un
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import secrets
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -36,6 +41,9 @@ class Delivery:
     #: False: the young person's phone or e-mail is left out of the e-mail (shown in the portal).
     contact_in_email: bool = True
     paused: bool = False
+    #: True when the webhook address was typed in the portal (not the operator's delivery
+    #: file): the worker checks, right before each call, that it leads to no internal host.
+    webhook_checked: bool = False
 
 
 def delivery_for(session: Session, cfa_id: str, now: datetime | None = None) -> Delivery | None:
@@ -50,8 +58,11 @@ def delivery_for(session: Session, cfa_id: str, now: datetime | None = None) -> 
         emails = list(account.emails)
     elif base is not None and base.email:
         emails = [base.email]
+    checked = False
     if account is not None and (account.emails is not None or account.webhook_url is not None):
         url, secret = account.webhook_url, account.webhook_secret
+        # The file's address copied on the first save stays operator-trusted; anything else came from the portal.
+        checked = bool(url) and (base is None or url != base.webhook_url)
     else:
         url, secret = (base.webhook_url, base.webhook_secret) if base is not None else (None, None)
     secrets = [secret] if secret else []
@@ -60,7 +71,7 @@ def delivery_for(session: Session, cfa_id: str, now: datetime | None = None) -> 
         secrets.append(account.previous_webhook_secret)
     return Delivery(cfa_id=cfa_id, emails=tuple(emails), webhook_url=url or None, webhook_secrets=tuple(secrets),
                     contact_in_email=account.contact_in_email if account is not None else True,
-                    paused=account is not None and account.paused_at is not None)
+                    paused=account is not None and account.paused_at is not None, webhook_checked=checked)
 
 
 def is_paused(session: Session, cfa_id: str) -> bool:
@@ -133,12 +144,86 @@ def clean_emails(raw: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def clean_webhook_url(raw: str) -> str | None:
+#: Operator switch (tests, a local demo): portal-typed webhooks may use http:// and internal
+#: hosts. Never set in production: the worker would then POST leads wherever a CFA says.
+ALLOW_PRIVATE_ENV = "CFA_WEBHOOK_ALLOW_PRIVATE"
+#: ``socket.getaddrinfo``'s shape; passed in by tests that need a name to resolve without DNS.
+Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+
+
+class UnsafeWebhook(ValueError):
+    """A portal-typed webhook address our worker must not call; ``unresolved``: its name
+    did not resolve (worth retrying at send time: DNS may be down), else refused for good.
+    The message names no address (it goes to the outbox row's error and the logs)."""
+
+    def __init__(self, reason: str, *, unresolved: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unresolved = unresolved
+
+
+def private_webhooks_allowed() -> bool:
+    return os.environ.get(ALLOW_PRIVATE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _public(address: str) -> bool:
+    """A host on the Internet: not loopback, private, link-local, shared (CGNAT), multicast,
+    reserved or unspecified (``is_global`` covers all but multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_webhook_target(url: str, resolve: Resolver = socket.getaddrinfo) -> None:
+    """Refuse a portal-typed webhook that would make our worker call one of our own services.
+
+    A CFA types this address; the worker, inside our network, POSTs to it. Without this
+    check ``http://127.0.0.1:5055/webhook`` (the bot), Rasa, a database's HTTP port or a
+    cloud metadata address (169.254.169.254) would receive our requests (SSRF). So:
+    https only, and the host, or every address its name resolves to, must be public. Run
+    when the settings are saved and again right before each call (a name can be re-pointed
+    after the save). :data:`ALLOW_PRIVATE_ENV` lifts both rules for tests. Raises UnsafeWebhook.
+    """
+    problem = webhook_url_problem(url)
+    if problem:
+        raise UnsafeWebhook(problem)
+    if private_webhooks_allowed():
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise UnsafeWebhook("https:// obligatoire")
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        addresses = [host] if _is_ip(host) else [str(info[4][0]) for info in
+                                                 resolve(host, parts.port or 443, type=socket.SOCK_STREAM)]
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeWebhook("nom d'hôte introuvable", unresolved=True) from exc
+    if not addresses:
+        raise UnsafeWebhook("nom d'hôte introuvable", unresolved=True)
+    if not all(_public(address) for address in addresses):
+        raise UnsafeWebhook("adresse interne ou réservée (boucle locale, réseau privé…) refusée")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def clean_webhook_url(raw: str, resolve: Resolver = socket.getaddrinfo) -> str | None:
     """The webhook address, or None when the box is empty (no webhook). Raises SettingsRefused."""
     url = raw.strip()
     if not url:
         return None
-    problem = "adresse trop longue" if len(url) > MAX_URL_LENGTH else webhook_url_problem(url)
+    problem = "adresse trop longue" if len(url) > MAX_URL_LENGTH else None
+    if problem is None:
+        try:
+            check_webhook_target(url, resolve)
+        except UnsafeWebhook as exc:
+            problem = exc.reason
     if problem:
         raise SettingsRefused({"webhook_url": t("cfa.settings.webhook_invalid", problem=problem)})
     return url
@@ -193,11 +278,14 @@ def actor_of(cfa_id: str, email: str) -> str:
 
 
 def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str], contact_in_email: bool,
-                  webhook_url: str, now: datetime | None = None) -> SettingsSaved:
+                  webhook_url: str, now: datetime | None = None,
+                  resolve: Resolver = socket.getaddrinfo) -> SettingsSaved:
     """Check and save the settings form; audited (secrets masked). Raises SettingsRefused.
 
     A webhook address given while no secret exists gets one (signatures need it): it is
-    returned to be shown once, as after a rotation.
+    returned to be shown once, as after a rotation. The address in force, left as is, is
+    not checked again here (the delivery file's is the operator's; a portal one is checked
+    before each call anyway); a new one must pass :func:`check_webhook_target`.
     """
     now = now or utcnow()
     errors: dict[str, str] = {}
@@ -207,14 +295,20 @@ def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str
         cleaned = clean_emails(emails)
     except SettingsRefused as exc:
         errors.update(exc.errors)
-    try:
-        url = clean_webhook_url(webhook_url)
-    except SettingsRefused as exc:
-        errors.update(exc.errors)
+    in_force = delivery_for(session, cfa_id, now)
+    typed = webhook_url.strip()
+    if typed and in_force is not None and typed == in_force.webhook_url:
+        url = typed
+    else:
+        try:
+            url = clean_webhook_url(webhook_url, resolve)
+        except SettingsRefused as exc:
+            errors.update(exc.errors)
     if errors:
         raise SettingsRefused(errors)
     account = account_of(session, cfa_id)
     before, values_before = _audit_view(account), _values(account)
+    old_emails, old_url = list(account.emails or []), account.webhook_url
     account.emails = cleaned
     account.contact_in_email = contact_in_email
     account.webhook_url = url
@@ -227,7 +321,37 @@ def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str
     account.updated_at = now
     record(session, actor, "cfa.settings", f"CFA {cfa_id}", before, after,
            detail="secret généré" if new_secret else None)
+    queue_settings_notice(session, cfa_id, actor, in_force.emails if in_force else (), now,
+                          added=[a for a in cleaned if a.lower() not in {b.lower() for b in old_emails}],
+                          removed=[a for a in old_emails if a.lower() not in {b.lower() for b in cleaned}],
+                          webhook_url=(url,) if url != old_url else None, secret_changed=bool(new_secret))
     return SettingsSaved(changed=True, new_secret=new_secret)
+
+
+def queue_settings_notice(session: Session, cfa_id: str, actor: str, previous: Sequence[str], now: datetime, *,
+                          added: Sequence[str] = (), removed: Sequence[str] = (),
+                          webhook_url: tuple[str | None] | None = None, secret_changed: bool = False) -> bool:
+    """Warn the addresses in force BEFORE a change of addresses, webhook or secret (all of them).
+
+    Whoever holds a login link can change where leads go; the real owners of the account
+    learn it from this e-mail, sent to the addresses they had (a thief who replaced them
+    would not get it otherwise). The payload says what changed, by which address and
+    when, never a secret (a webhook address without its query, which may hold a token).
+    ``webhook_url``: ``(new address or None,)`` when it changed. False: nothing to tell
+    (only the contact option changed) or nobody to tell (a webhook-only CFA).
+    """
+    from akto_data.leads.models import OutboxMessage  # the leads package reads these settings: no cycle at import
+
+    if not previous or not (added or removed or webhook_url is not None or secret_changed):
+        return False
+    payload: dict[str, object] = {
+        "to": list(previous), "by": actor.split(" ", 1)[-1], "at": now.isoformat(timespec="minutes"),
+        "added": list(added), "removed": list(removed), "secret_changed": secret_changed,
+        "webhook_url_changed": webhook_url is not None,
+        "webhook_url": _masked_url(webhook_url[0]) if webhook_url is not None else None}
+    session.add(OutboxMessage(channel="email", kind="settings", cfa_id=cfa_id, lead_id=None, payload=payload,
+                              next_attempt_at=now))
+    return True
 
 
 def rotate_secret(session: Session, cfa_id: str, actor: str, now: datetime | None = None) -> str:
@@ -242,6 +366,7 @@ def rotate_secret(session: Session, cfa_id: str, actor: str, now: datetime | Non
     account.webhook_secret = new
     account.updated_at = now
     until = account.previous_secret_until
+    queue_settings_notice(session, cfa_id, actor, list(account.emails or []), now, secret_changed=True)
     record(session, actor, "cfa.secret_rotate", f"CFA {cfa_id}",
            {"webhook_secret": "défini (masqué)" if had else None},
            {"webhook_secret": "nouveau (masqué)",

@@ -37,9 +37,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from akto_data.catalogue.schema import LOOPBACK_HOSTS, webhook_url_problem
-from akto_data.cfa.settings import delivery_for
+from akto_data.cfa.settings import UnsafeWebhook, check_webhook_target, delivery_for
 from akto_data.db import session_scope
-from akto_data.leads.emails import CFA_KINDS, card_rows, cfa_email, lead_url
+from akto_data.leads.emails import CFA_KINDS, card_rows, cfa_email, lead_url, recipients
 from akto_data.leads.links import LINK_STATUSES, body_signature, status_url
 from akto_data.leads.models import Lead, LeadStatusEvent, OutboxMessage
 from akto_data.leads.notices import is_telegram_chat
@@ -294,13 +294,24 @@ class OutboxWorker:
             problem = webhook_url_problem(delivery.webhook_url)
             if problem:
                 raise SendFailed(f"webhook_url invalide : {problem}", permanent=True)
+            if delivery.webhook_checked:  # typed in the portal: never one of our own services
+                try:
+                    check_webhook_target(delivery.webhook_url)
+                except UnsafeWebhook as exc:
+                    raise SendFailed(f"webhook refusé : {exc.reason}", permanent=not exc.unresolved) from None
             body = webhook_body(lead)
             self._post_webhook(delivery.webhook_url, body,
                                webhook_headers(lead, body, delivery.webhook_secrets, int(time.time())))
             return True
         if item.channel != "email" or item.kind not in CFA_KINDS:
             raise SendFailed(f"type d'envoi non pris en charge : {item.channel}/{item.kind}", permanent=True)
-        if not delivery.emails:
+        to = recipients(item, delivery)
+        if not to:
+            if item.kind != "lead":
+                # A webhook-only CFA (no address) cannot get notes, digests or settings notices:
+                # nothing to retry. A lead waits instead: adding an address in the settings delivers it.
+                log.info("outbox %s (%s, CFA %s): no e-mail address, skipped", item.id, item.kind, cfa_id)
+                return False
             raise SendFailed(f"aucune adresse de réception pour le CFA {cfa_id}")
         message = cfa_email(session, item, delivery, self.smtp.sender, now)
         if message is None:  # e.g. a reminder for a lead answered since it was queued
@@ -309,7 +320,7 @@ class OutboxWorker:
         if refused:  # some addresses took it: sent; the others are counted, never named (personal data)
             codes = ", ".join(sorted({str(code) for code, _ in refused.values()}))
             log.warning("outbox %s (%s): %d of %d addresses refused (SMTP %s)", item.id, item.kind, len(refused),
-                        len(delivery.emails), codes)
+                        len(to), codes)
         return True
 
     def housekeeping(self, now: datetime | None = None) -> None:

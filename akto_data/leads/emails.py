@@ -46,7 +46,7 @@ from akto_data.settings import load_settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Kinds of e-mail a CFA receives (``OutboxMessage.kind``).
-CFA_KINDS = ("lead", "reminder", "nudge", "withdrawn", "rerouted", "reply", "digest")
+CFA_KINDS = ("lead", "reminder", "nudge", "withdrawn", "rerouted", "reply", "digest", "settings")
 #: The digest lists at most this many leads; the portal has the rest.
 DIGEST_MAX_ROWS = 30
 #: A young person's reply is quoted up to this many characters; the portal shows it whole.
@@ -89,6 +89,8 @@ class Email:
     preheader: str = ""
     paragraphs: list[str] = field(default_factory=list)
     main_button: Button | None = None
+    #: Further buttons in the main button's style (the login e-mail of an address serving several CFAs).
+    more_buttons: list[Button] = field(default_factory=list)
     card: list[tuple[str, str]] = field(default_factory=list)
     quote: Quote | None = None
     digest: list[DigestRow] = field(default_factory=list)
@@ -321,6 +323,41 @@ def digest_content(session: Session, cfa_id: str, now: datetime) -> Email | None
     return email
 
 
+def settings_content(session: Session, cfa_id: str, payload: dict[str, Any]) -> Email:
+    """"Les réglages de votre espace CFA ont changé": what changed, by which address, when.
+
+    Built from the outbox row's payload (written at the change, see
+    :func:`akto_data.cfa.settings.queue_settings_notice`), which holds no secret: a new
+    webhook secret is only said to exist, a webhook address is shown without its query.
+    """
+    changes: list[tuple[str, str]] = []
+    added, removed = payload.get("added") or [], payload.get("removed") or []
+    if added:
+        changes.append((t("cfa.email.settings_added"), ", ".join(map(str, added))))
+    if removed:
+        changes.append((t("cfa.email.settings_removed"), ", ".join(map(str, removed))))
+    if payload.get("webhook_url_changed"):
+        changes.append((t("cfa.email.settings_webhook"),
+                        str(payload.get("webhook_url") or t("cfa.email.settings_webhook_none"))))
+    if payload.get("secret_changed"):
+        changes.append((t("cfa.email.settings_secret"), t("cfa.email.settings_secret_new")))
+    when = str(payload.get("at") or "")
+    try:
+        moment = datetime.fromisoformat(when)
+        shown_when = t("cfa.email.settings_when", date=long_date(moment), time=moment.strftime("%H:%M"))
+    except ValueError:
+        shown_when = when
+    by = one_line(payload.get("by") or "?")
+    email = Email(subject=t("cfa.email.settings_subject"), title=t("cfa.email.settings_title"),
+                  paragraphs=[t("cfa.email.settings_intro", cfa=_cfa_name(session, cfa_id), by=by, at=shown_when)],
+                  preheader=t("cfa.email.settings_intro", cfa=_cfa_name(session, cfa_id), by=by, at=shown_when))
+    email.card = [(name, one_line(value)) for name, value in changes]
+    email.main_button = Button(t("cfa.email.settings_button"), portal_url("/cfa/reglages"))
+    email.notes = [t("cfa.email.settings_not_you")]
+    email.footer = _footer(session, cfa_id, None)
+    return email
+
+
 def _status_label(status: str) -> str:
     try:
         return t(f"lead.status.{status}")
@@ -337,6 +374,8 @@ def content_for(session: Session, item: OutboxMessage, delivery: Delivery, now: 
     lead = item.lead
     if item.kind == "digest":
         return digest_content(session, item.cfa_id or delivery.cfa_id, now)
+    if item.kind == "settings":
+        return settings_content(session, item.cfa_id or delivery.cfa_id, item.payload or {})
     if lead is None or lead.anonymised_at is not None:
         return None
     if item.kind == "lead":  # closed before it went out (handled in the portal, withdrawn): nothing to do
@@ -346,8 +385,10 @@ def content_for(session: Session, item: OutboxMessage, delivery: Delivery, now: 
             return None
         step = (item.payload or {}).get("step", 1)
         return lead_content(session, lead, delivery, step=2 if step == 2 else 1)
-    if item.kind == "nudge":
-        return None if lead.status in CLOSED else nudge_content(session, lead, delivery)
+    if item.kind == "nudge":  # the CFA answered (or the lead closed) since "pas encore": nothing to nudge
+        if lead.status in CLOSED or lead.first_answer_at is not None:
+            return None
+        return nudge_content(session, lead, delivery)
     if item.kind in ("withdrawn", "rerouted"):
         return closed_content(session, lead, item.kind)
     if item.kind == "reply":
@@ -386,13 +427,23 @@ def build_message(email: Email, to: Sequence[str], sender: str, msg_id: str,
     return message
 
 
+def recipients(item: OutboxMessage, delivery: Delivery) -> tuple[str, ...]:
+    """Who gets ``item``: the CFA's addresses in force, except for a settings notice, which
+    goes to the addresses BEFORE the change (kept in its payload): if someone else took over
+    the account and replaced them, the real owners are the ones to warn."""
+    if item.kind == "settings":
+        listed = (item.payload or {}).get("to")
+        return tuple(str(a) for a in listed) if isinstance(listed, list) else ()
+    return delivery.emails
+
+
 def cfa_email(session: Session, item: OutboxMessage, delivery: Delivery, sender: str,
               now: datetime | None = None) -> EmailMessage | None:
-    """The e-mail for outbox row ``item``, to every address of ``delivery`` (None: nothing to send)."""
+    """The e-mail for outbox row ``item``, to :func:`recipients` (None: nothing to send)."""
     content = content_for(session, item, delivery, now or utcnow())
     if content is None:
         return None
-    return build_message(content, delivery.emails, sender, message_id(item),
+    return build_message(content, recipients(item, delivery), sender, message_id(item),
                          item.lead.idempotency_key if item.lead is not None else None)
 
 

@@ -96,7 +96,14 @@ def test_a_new_lead_reaches_every_address_as_one_designed_email_with_its_text_ve
     assert 'style="' in page and "max-width:600px" in page
 
 
-def test_contact_details_stay_out_of_the_email_when_the_cfa_asks_but_reach_its_webhook(catalogue, smtp, receiver):
+@pytest.fixture
+def local_webhooks(monkeypatch):
+    """The test receivers listen on 127.0.0.1: allowed for portal-saved webhooks by the operator switch only."""
+    monkeypatch.setenv("CFA_WEBHOOK_ALLOW_PRIVATE", "1")
+
+
+def test_contact_details_stay_out_of_the_email_when_the_cfa_asks_but_reach_its_webhook(catalogue, smtp, receiver,
+                                                                                       local_webhooks):
     inbox, worker = smtp
     account(emails=["accueil@cfa.example"], contact_in_email=False, webhook_url=f"{receiver.url}/hook",
             webhook_secret="current-secret-of-the-cfa")
@@ -132,7 +139,8 @@ def test_reasons_are_always_labels_never_codes(catalogue):
     assert "bogus" not in rows["Motifs"] and "pay" not in rows["Motifs"].split(", ")
 
 
-def test_webhook_is_signed_with_both_secrets_during_the_overlap_then_the_new_one_only(catalogue, receiver):
+def test_webhook_is_signed_with_both_secrets_during_the_overlap_then_the_new_one_only(catalogue, receiver,
+                                                                                     local_webhooks):
     old, new = "old-secret-shared-with-the-cfa", "new-secret-shared-with-the-cfa"
     now = utcnow() + timedelta(minutes=1)  # the worker's clock, after the leads are queued
     account(emails=["accueil@cfa.example"], webhook_url=f"{receiver.url}/hook", webhook_secret=new,
@@ -305,3 +313,114 @@ def test_preview_writes_the_lead_and_digest_emails(catalogue, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["digest.html", "digest.txt", "lead.html", "lead.txt"]
     assert "Voir la demande" in (out / "lead.html").read_text()
 
+
+
+# -- Review fixes ----------------------------------------------------------------------------------------------
+def our_logs(caplog) -> str:
+    """What our code logged (aiosmtpd and httpx log their own peers' addresses at INFO in tests)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("akto_data"))
+
+
+
+@pytest.mark.parametrize("where", ["http://127.0.0.1:{port}/hook", "https://localhost:{port}/hook",
+                                   "https://[::1]:{port}/hook"])
+def test_a_webhook_typed_in_the_portal_towards_our_own_machine_is_never_called(catalogue, smtp, receiver, caplog,
+                                                                               where):
+    """The worker runs inside our network: a CFA's webhook at 127.0.0.1 (the bot, Rasa…) gets no request."""
+    inbox, worker = smtp
+    port = receiver.server.server_port
+    account(emails=["accueil@cfa.example"], webhook_url=where.format(port=port), webhook_secret="s" * 40)
+    lead = create_lead(lead_data(), "v1")
+    with caplog.at_level(logging.INFO):
+        assert worker.run_once() == 1  # the e-mail still goes
+        assert worker.run_once() == 0  # the refused call is not retried
+    assert receiver.requests == [] and len(inbox.messages) == 1
+    with session_scope() as session:
+        hook = session.scalars(select(OutboxMessage).where(OutboxMessage.lead_id == lead.id,
+                                                           OutboxMessage.channel == "webhook")).one()
+        assert hook.state == "failed" and hook.attempts == 1
+        assert "webhook refusé" in (hook.last_error or "")
+        assert ("interne" in hook.last_error) or ("https:// obligatoire" in hook.last_error)
+    ours = our_logs(caplog)
+    assert "webhook refusé" in ours and str(port) not in ours and "localhost" not in ours and "127.0.0.1" not in ours
+
+
+def test_the_delivery_files_webhook_is_still_trusted_as_before(catalogue, smtp, receiver):
+    """The operator's delivery file (not the portal) may keep a local receiver: no switch needed."""
+    inbox, worker = smtp
+    with session_scope() as session:
+        row = session.get(CatCfaDelivery, "mq_umih")
+        row.webhook_url, row.webhook_secret = f"{receiver.url}/hook", "s" * 40
+    create_lead(lead_data(), "v1")
+    assert worker.run_once() == 2 and len(receiver.requests) == 1
+
+
+def test_the_previous_addresses_are_told_when_the_settings_change_without_any_secret(catalogue, smtp):
+    from akto_data.cfa.settings import rotate_secret, save_settings
+
+    inbox, worker = smtp
+    account(emails=["accueil@cfa.example", "direction@cfa.example"])
+    public = lambda host, port, **_: [(2, 1, 6, "", ("93.184.215.14", port))]  # noqa: E731 (no DNS in tests)
+    with session_scope() as session:
+        saved = save_settings(session, "mq_umih", "cfa:mq_umih accueil@cfa.example",
+                              emails=["pirate@autre.example"], contact_in_email=True,
+                              webhook_url="https://crm.autre.example/hook?token=abc123", resolve=public)
+        secret = saved.new_secret
+    assert secret and worker.run_once() == 1
+    ((rcpt, email),) = inbox.messages
+    assert sorted(rcpt) == ["accueil@cfa.example", "direction@cfa.example"]  # the old addresses, not the new one
+    assert email["Subject"] == "Les réglages de votre espace CFA ont changé"
+    text, page = parts(email)
+    for part in (text, html.unescape(page)):
+        assert "pirate@autre.example" in part and "direction@cfa.example" in part  # added, removed
+        assert "https://crm.autre.example/hook" in part and "token" not in part and "abc123" not in part
+        assert "par accueil@cfa.example" in part and "(heure UTC)" in part
+        assert "Si ce n'est pas vous, contactez AKTO" in part
+        assert secret not in part and "renouvelé" in part
+    assert "Ici c'est ma place" in page and "max-width:600px" in page  # the layout of every CFA e-mail
+    # A rotation warns the addresses in force; a save that changes nothing warns nobody.
+    with session_scope() as session:
+        new = rotate_secret(session, "mq_umih", "cfa:mq_umih pirate@autre.example")
+        save_settings(session, "mq_umih", "cfa:mq_umih pirate@autre.example", emails=["pirate@autre.example"],
+                      contact_in_email=True, webhook_url="https://crm.autre.example/hook?token=abc123")
+    assert worker.run_once() == 1 and worker.run_once() == 0
+    rcpt, email = inbox.messages[-1]
+    assert rcpt == ["pirate@autre.example"] and new not in email.as_string() and secret not in email.as_string()
+    with session_scope() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "settings")).all()
+        assert [row.lead_id for row in rows] == [None, None] and all(row.cfa_id == "mq_umih" for row in rows)
+        assert secret not in json.dumps([row.payload for row in rows])
+
+
+def test_a_webhook_only_cfa_gets_its_notes_skipped_not_retried_and_its_leads_kept(catalogue, smtp, caplog,
+                                                                                 local_webhooks, receiver):
+    inbox, worker = smtp
+    account(emails=[], webhook_url=f"{receiver.url}/hook", webhook_secret="s" * 40)
+    with session_scope() as session:  # not in the delivery file either: no address at all
+        session.delete(session.get(CatCfaDelivery, "mq_umih"))
+    lea = create_lead(lead_data(), "v1")
+    queue("nudge", lea)
+    queue("digest", cfa_id="mq_umih", dedup_key="digest:mq_umih:2026-W49")
+    queue("settings", cfa_id="mq_umih", payload={"to": [], "by": "x", "at": "2026-11-30T10:00"})
+    with caplog.at_level(logging.INFO):
+        worker.run_once()
+    assert inbox.messages == [] and len(receiver.requests) == 1
+    with session_scope() as session:
+        rows = {row.kind: row for row in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.channel == "email"))}
+        assert {kind: (row.state, row.attempts) for kind, row in rows.items()} == {
+            "lead": ("pending", 1), "nudge": ("skipped", 1), "digest": ("skipped", 1), "settings": ("skipped", 1)}
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("akto_data")]
+    assert warned and all("email lead" in line for line in warned)  # only the lead, which waits for an address
+    assert "no e-mail address, skipped" in our_logs(caplog) and "@" not in our_logs(caplog)
+
+
+def test_no_nudge_email_once_the_cfa_has_answered_the_young_person(catalogue, smtp):
+    inbox, worker = smtp
+    lea = sent_lead()
+    queue("nudge", lea)
+    with session_scope() as session:
+        apply_status(session, lea.idempotency_key, "contacted")  # the CFA called in the meantime
+    assert worker.run_once() == 0 and inbox.messages == []
+    with session_scope() as session:
+        assert session.scalars(select(OutboxMessage.state).where(OutboxMessage.kind == "nudge")).one() == "skipped"

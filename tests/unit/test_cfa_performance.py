@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -126,3 +127,20 @@ def test_period_defaults_to_the_last_90_days_and_bad_dates_are_refused():
     with pytest.raises(PeriodRefused) as order:
         parse_period("2026-11-30", "2026-11-01", today)
     assert "après" in order.value.errors["du"]
+
+
+def test_the_rule_the_staff_read_and_the_csv_headings_follow_the_thresholds(catalogue, monkeypatch):
+    """The sentence and the headings say the thresholds the figures use (one place to change them)."""
+    assert "au moins 3 demandes" in performance.flag_rule() and "dépassé 5 jours ouvrés" in performance.flag_rule()
+    monkeypatch.setattr(performance, "ANSWER_WITHIN_DAYS", 7)
+    monkeypatch.setattr(performance, "FLAG_WAITING_DAYS", 15)
+    monkeypatch.setattr(performance, "FLAG_MIN_DUE", 4)
+    rule = performance.flag_rule()
+    assert "au moins 4 demandes ont dépassé 7 jours ouvrés" in rule and "plus de 15 jours ouvrés" in rule
+    with session_scope() as session:
+        header = next(csv.reader(io.StringIO(performance.to_csv(performance.build(session, PERIOD, NOW))),
+                                 delimiter=";"))
+    assert "délai de 7 j ouvrés écoulé" in header and "répondues en 7 j ouvrés" in header
+    assert "dont plus de 15 j ouvrés" in header and not any(re.search(r"\b(5|10) j", h) for h in header)
+    assert performance.flag_labels(("slow", "waiting")) == ["répond peu dans les 7 jours ouvrés",
+                                                           "une demande attend depuis plus de 15 jours ouvrés"]

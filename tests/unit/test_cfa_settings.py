@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from akto_data.cfa.proposals import ProposalGone, ProposalRefused, Training
 from akto_data.cfa.settings import (
     SECRET_OVERLAP,
     SettingsRefused,
+    check_webhook_target,
     clean_emails,
     clean_webhook_url,
     delivery_for,
@@ -37,6 +39,20 @@ from tests.unit.test_lead_delivery import lead_data
 DBS = ["catalogue", "catalogue_postgres"]
 ACTOR = "cfa:mq_cma leads@mq-cma.example"
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+#: What the CFAs' names resolve to in these tests (this machine has no DNS): a public address,
+#: or, for the names a malicious CFA would use, one of our internal networks.
+HOSTS = {"crm.cfa.fr": ["93.184.215.14"], "crm.mq-cma.example": ["93.184.215.14"],
+         "intranet.cfa.example": ["10.20.30.40"], "rebind.cfa.example": ["93.184.215.14", "127.0.0.1"],
+         "metadata.cfa.example": ["169.254.169.254"], "v6.cfa.example": ["2001:4860:4860::8888"]}
+
+
+def dns(host: str, port: int, **options: object) -> list[tuple]:
+    """Those names, else the system's resolver (``localhost``, ``2130706433``; ``.example`` never resolves)."""
+    if host not in HOSTS:
+        return socket.getaddrinfo(host, port, **options)  # type: ignore[arg-type]
+    return [(2, 1, 6, "", (address, port)) for address in HOSTS[host]]
 
 
 def audit_text() -> str:
@@ -63,13 +79,48 @@ def test_addresses_are_checked_deduplicated_and_never_empty():
 
 def test_webhook_address_is_checked_like_the_catalogue_import():
     assert clean_webhook_url("  ") is None
-    assert clean_webhook_url("https://crm.cfa.fr/hooks/akto") == "https://crm.cfa.fr/hooks/akto"
+    assert clean_webhook_url("https://crm.cfa.fr/hooks/akto", dns) == "https://crm.cfa.fr/hooks/akto"
     for bad, reason in (("http://crm.cfa.fr/hook", "https:// obligatoire"),
                         ("https://localhost@evil.example/", "identifiant ou mot de passe"),
                         ("https://crm.cfa.fr/" + "x" * 2100, "trop longue")):
         with pytest.raises(SettingsRefused) as refused:
-            clean_webhook_url(bad)
+            clean_webhook_url(bad, dns)
         assert reason in refused.value.errors["webhook_url"]
+
+
+INTERNAL = ["http://127.0.0.1:5055/webhook", "https://127.0.0.1:5055/webhook", "https://localhost/hook",
+            "https://LOCALHOST./hook", "https://[::1]/hook", "https://[::ffff:127.0.0.1]/hook", "https://0.0.0.0/hook",
+            "https://10.0.0.5/hook", "https://172.16.3.4/hook", "https://192.168.1.10/hook", "https://100.64.0.1/hook",
+            "https://169.254.169.254/latest/meta-data", "https://[fe80::1]/hook", "https://[fd00::1]/hook",
+            "https://224.0.0.1/hook", "https://240.0.0.1/hook", "https://intranet.cfa.example/hook",
+            "https://rebind.cfa.example/hook", "https://metadata.cfa.example/hook", "https://2130706433/hook"]
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_a_cfa_cannot_point_its_webhook_at_our_own_services(url):
+    """Our worker would POST every lead there, from inside our network (bot, Rasa, metadata…)."""
+    with pytest.raises(SettingsRefused) as refused:
+        clean_webhook_url(url, dns)
+    error = refused.value.errors["webhook_url"]
+    assert "adresse interne ou réservée" in error or (url.startswith("http:") and "https:// obligatoire" in error)
+
+
+def test_webhook_names_that_do_not_resolve_are_refused_and_public_ones_kept():
+    with pytest.raises(SettingsRefused) as refused:
+        clean_webhook_url("https://typo.cfa.example/hook", dns)
+    assert "nom d'hôte introuvable" in refused.value.errors["webhook_url"]
+    for url in ("https://93.184.215.14/hook", "https://v6.cfa.example/hook", "https://crm.cfa.fr:8443/h"):
+        assert clean_webhook_url(url, dns) == url
+
+
+def test_the_operator_switch_lets_tests_use_a_local_receiver(monkeypatch):
+    with pytest.raises(SettingsRefused):
+        clean_webhook_url("http://127.0.0.1:5055/webhook", dns)
+    monkeypatch.setenv("CFA_WEBHOOK_ALLOW_PRIVATE", "1")
+    assert clean_webhook_url("http://127.0.0.1:5055/webhook", dns) == "http://127.0.0.1:5055/webhook"
+    check_webhook_target("http://127.0.0.1:5055/webhook")  # the worker's check too
+    with pytest.raises(SettingsRefused):  # what the catalogue refuses stays refused
+        clean_webhook_url("https://user:pw@crm.cfa.fr/", dns)
 
 
 # -- saving, first save, rotation ---------------------------------------------------------------------------------------
@@ -86,7 +137,7 @@ def test_first_save_keeps_the_delivery_file_values_and_a_refused_save_changes_no
         assert before is not None and before.emails == ("leads@mq-cma.example",) and before.contact_in_email
         # The CFA adds an address and hides contact details; the webhook box shows the file's URL, left as is.
         saved = save_settings(session, "mq_cma", ACTOR, emails=["leads@mq-cma.example", "secretariat@mq-cma.example"],
-                              contact_in_email=False, webhook_url=before.webhook_url or "", now=NOW)
+                              contact_in_email=False, webhook_url=before.webhook_url or "", now=NOW, resolve=dns)
         assert saved.changed and saved.new_secret is None
     with session_scope() as session:
         after = delivery_for(session, "mq_cma", NOW)
@@ -103,7 +154,7 @@ def test_first_save_keeps_the_delivery_file_values_and_a_refused_save_changes_no
                               webhook_url=after.webhook_url or "", now=NOW)
         assert not again.changed  # told "nothing changed", and no audit line
         token_only = save_settings(session, "mq_cma", ACTOR, emails=list(after.emails), contact_in_email=False,
-                                   webhook_url="https://crm.mq-cma.example/hook?key=new", now=NOW)
+                                   webhook_url="https://crm.mq-cma.example/hook?key=new", now=NOW, resolve=dns)
         assert token_only.changed  # a change hidden by the audit's mask is still a change
     log = audit_text()
     assert log.count('"cfa.settings"') == 2
@@ -116,7 +167,7 @@ def test_rotation_keeps_the_previous_secret_until_the_overlap_ends(db, request):
     request.getfixturevalue(db)
     with session_scope() as session:
         save_settings(session, "mq_cma", ACTOR, emails=["leads@mq-cma.example"], contact_in_email=True,
-                      webhook_url="https://crm.mq-cma.example/hook", now=NOW)
+                      webhook_url="https://crm.mq-cma.example/hook", now=NOW, resolve=dns)
     with session_scope() as session:
         first = delivery_for(session, "mq_cma", NOW).webhook_secrets
         assert len(first) == 1 and len(first[0]) >= 40  # made with the URL: calls are always signed
@@ -295,7 +346,7 @@ def test_a_webhook_set_only_in_the_portal_gets_the_next_lead(db, request):
     with session_scope() as session:
         assert session.get(CatCfaDelivery, "mq_cma").webhook_url is None
         save_settings(session, "mq_cma", ACTOR, emails=["leads@mq-cma.example"], contact_in_email=True,
-                      webhook_url="https://crm.mq-cma.example/hook", now=NOW)
+                      webhook_url="https://crm.mq-cma.example/hook", now=NOW, resolve=dns)
     lead = create_lead({**lead_data(), "cfa_id": "mq_cma"}, "v1")
     with session_scope() as session:
         channels = sorted(m.channel for m in session.scalars(select(OutboxMessage).where(

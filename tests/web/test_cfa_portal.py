@@ -130,7 +130,11 @@ def test_magic_link_from_the_email_opens_the_lead_asked_for_and_only_the_cfas_le
     (to, message), = mail.messages
     assert to == [UMIH[1]] and message["Subject"] == "Votre lien de connexion à l'Espace CFA"
     shown = unescape(message.get_body(preferencelist=("html",)).get_content())
-    assert "Ouvrir l'Espace CFA" in shown and "30 minutes" in shown
+    assert "Se connecter" in shown and "30 minutes" in shown
+    # The layout of every CFA e-mail (header, one main button, footer), and a text version of the same.
+    assert "max-width:600px" in shown and "le service d'orientation d'AKTO" in shown
+    assert shown.count('<a href="') == 1 and "Vous recevez cet e-mail parce qu'un lien de connexion" in shown
+    assert "Se connecter : http" in message.get_body(preferencelist=("plain",)).get_content()
     url = last_link(mail)
     assert url.startswith(f"{console.url}/cfa/lien/") and url.endswith(f"?next=/cfa/demandes/{mine}")
     with session_scope() as session:  # only the token's hash is stored
@@ -372,7 +376,7 @@ def test_an_address_serving_two_cfas_gets_one_link_per_cfa(catalogue, mail):
     (to, message), = mail.messages
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "plusieurs CFA" in text and "CFA de l'UMIH Martinique :" in text
-    links = dict(re.findall(r"^(.+?) : (http://\S+)\s*$", text, re.MULTILINE))
+    links = dict(re.findall(r"^Se connecter — (.+?) : (http://\S+)\s*$", text, re.MULTILINE))
     assert len(links) == 2
     for name, url in links.items():
         browser_like = TestClient(create_app())
@@ -542,3 +546,58 @@ def test_logout_ends_the_cfa_session(catalogue):
     assert "Vous êtes déconnecté" in client.get("/cfa/connexion?fin=1").text
     assert client.get("/cfa/demandes", follow_redirects=False).status_code == 303
 
+
+
+# -- Review fixes ----------------------------------------------------------------------------------------------
+
+
+def test_removing_an_address_in_the_settings_ends_the_sessions_opened_with_it(catalogue):
+    """Someone who left the CFA keeps no access: their address removed, their open session is out at the next click."""
+    leaving = "ancien.salarie@mq-umih.example"
+    with session_scope() as session:
+        session.add(CfaAccount(cfa_id=UMIH[0], emails=[UMIH[1], leaving]))
+    add_lead(first_name="Léa")
+    former = logged_in_client(UMIH[0], leaving)
+    assert "Léa" in former.get("/cfa/demandes").text
+    manager = logged_in_client(UMIH[0], UMIH[1])
+    form = manager.get("/cfa/reglages")
+    saved = manager.post("/cfa/reglages", data={"csrf_token": csrf_of(form.text), "email": [UMIH[1]],
+                                                "contact_in_email": "1", "webhook_url": ""}, follow_redirects=False)
+    assert saved.status_code == 303
+    gone = former.get("/cfa/demandes", follow_redirects=False)
+    assert gone.status_code in (302, 303, 307) and gone.headers["location"].startswith("/cfa/connexion")
+    again = former.get("/cfa/demandes/1", follow_redirects=False)  # the session was cleared, not just refused once
+    assert again.headers["location"].startswith("/cfa/connexion")
+    assert "Léa" in manager.get("/cfa/demandes").text  # the remaining address keeps its session
+
+
+def test_the_login_throttle_forgets_idle_addresses_and_stays_bounded():
+    from web.routes import cfa_portal
+
+    store: dict = {}
+    assert cfa_portal._count(store, "client-a", 600.0, add=True, now=0.0) == 1
+    assert cfa_portal._count(store, "client-b", 600.0, add=False, now=1.0) == 0
+    assert list(store) == ["client-a"]  # a mere look adds no key
+    assert cfa_portal._count(store, "client-a", 600.0, add=False, now=601.0) == 0
+    assert store == {}  # its requests left the window: the key is gone
+    for number in range(cfa_portal.MAX_KEYS + 50):  # a flood of distinct addresses
+        cfa_portal._count(store, f"flood-{number}", 600.0, add=True, now=2.0)
+    assert len(store) == cfa_portal.MAX_KEYS and "flood-0" not in store and f"flood-{cfa_portal.MAX_KEYS + 49}" in store
+
+
+def test_pages_that_read_the_database_do_not_block_the_other_requests():
+    """FastAPI runs a plain ``def`` handler in its thread pool; an ``async def`` one blocks every request
+    while its database session works (an export of a year, the staff figures)."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from web.routes import cfa_portal, cfa_settings, cfa_staff
+
+    checked = 0
+    for module in (cfa_portal, cfa_settings, cfa_staff):
+        for route in module.router.routes:
+            if isinstance(route, APIRoute) and "session" in inspect.signature(route.endpoint).parameters:
+                assert not inspect.iscoroutinefunction(route.endpoint), f"{module.__name__}.{route.name}"
+                checked += 1
+    assert checked >= 14

@@ -17,6 +17,7 @@ from akto_data.db import session_scope
 from akto_data.models import utcnow
 
 CMA = ("mq_cma", "leads@mq-cma.example")
+PUBLIC_HOOK = "https://93.184.215.14/akto"
 
 
 def portal_login(page, console, cfa_id: str = CMA[0], email: str = CMA[1], path: str = "/cfa/reglages") -> None:
@@ -81,10 +82,11 @@ def test_webhook_secret_is_shown_once_then_rotated_with_an_overlap(console, page
     expect(page.locator("p.field-error[data-field=webhook_url]")).to_contain_text("https:// obligatoire")
     assert delivery().webhook_url is None
 
-    page.fill("input[name=webhook_url]", "https://crm.mq-cma.example/akto")
+    # A public address (an IP: this test machine has no DNS; names are resolved and checked the same way).
+    page.fill("input[name=webhook_url]", PUBLIC_HOOK)
     save(page)
     first = page.locator("#secret-value").inner_text()
-    assert delivery().webhook_url == "https://crm.mq-cma.example/akto"
+    assert delivery().webhook_url == PUBLIC_HOOK
     assert delivery().webhook_secrets == (first,)
     page.goto(f"{console.url}/cfa/reglages")
     expect(page.locator("#new-secret")).to_have_count(0)  # never shown again
@@ -97,6 +99,18 @@ def test_webhook_secret_is_shown_once_then_rotated_with_an_overlap(console, page
     assert second != first
     expect(page.locator("#new-secret")).to_contain_text("L'ancien secret reste valable jusqu'au")
     assert delivery().webhook_secrets == (second, first)  # both sign calls during the overlap
+
+
+def test_a_webhook_towards_our_own_services_is_refused_with_a_clear_message(console, page):
+    portal_login(page, console)
+    for url in ("http://127.0.0.1:5055/webhook", "https://127.0.0.1:5005/webhooks/rest/webhook",
+                "https://localhost/hook", "https://192.168.1.10/hook", "https://169.254.169.254/latest/meta-data"):
+        page.fill("input[name=webhook_url]", url)
+        save(page)
+        expect(page.locator("p.field-error[data-field=webhook_url]")).to_contain_text(
+            "https:// obligatoire" if url.startswith("http:") else "adresse interne ou réservée")
+        expect(page.locator("input[name=webhook_url]")).to_have_value(url)  # what was typed is kept
+        assert delivery().webhook_url is None
 
 
 def test_a_training_proposal_shows_as_pending_with_its_changes(console, page):

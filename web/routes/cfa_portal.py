@@ -39,13 +39,27 @@ _unknown: dict[str, deque[float]] = {}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def _count(store: dict[str, deque[float]], key: str, window: float, add: bool) -> int:
-    now = time.monotonic()
-    seen = store.setdefault(key, deque())
+#: Keys kept per store at most: a flood of distinct client or typed addresses cannot grow memory without end.
+MAX_KEYS = 10_000
+
+
+def _count(store: dict[str, deque[float]], key: str, window: float, add: bool, now: float | None = None) -> int:
+    """Requests of ``key`` in the last ``window`` seconds (counting this one when ``add``).
+
+    A key whose requests all fell out of the window is dropped; past :data:`MAX_KEYS`
+    the oldest keys go first (dicts keep insertion order; a key is re-inserted when used),
+    which at worst forgets the throttle of someone idle for the longest time.
+    """
+    now = time.monotonic() if now is None else now
+    seen = store.pop(key, None) or deque()
     while seen and now - seen[0] > window:
         seen.popleft()
     if add:
         seen.append(now)
+    if seen:
+        store[key] = seen  # re-inserted: the most recently used keys are the last ones
+        while len(store) > MAX_KEYS:
+            del store[next(iter(store))]
     return len(seen)
 
 
@@ -63,7 +77,7 @@ def portal_page(request: Request, name: str, cfa: CfaUser | None = None, status_
 
 def not_found(request: Request, cfa: CfaUser) -> Response:
     """The one answer for a lead that does not exist and a lead of another CFA."""
-    return portal_page(request, "error.html", cfa, status_code=404, title="Demande introuvable",
+    return portal_page(request, "error.html", cfa, status_code=404, problem="not_found",
                        message=t("cfa.portal.not_found"))
 
 
@@ -112,7 +126,7 @@ def _link_problem(request: Request, state: login.LinkState) -> Response:
 
 
 @router.get("/lien/{token}")
-async def link_page(request: Request, token: str, next: str = "",
+def link_page(request: Request, token: str, next: str = "",
                     session: Session = Depends(unit_of_work, scope="function")) -> Response:
     """Changes nothing: mail scanners open links before people do; the button below uses it."""
     seen = login.peek_link(session, token)
@@ -122,7 +136,7 @@ async def link_page(request: Request, token: str, next: str = "",
 
 
 @router.post("/lien/{token}")
-async def use_link(request: Request, token: str, next: str = Form(""),
+def use_link(request: Request, token: str, next: str = Form(""),
                    session: Session = Depends(unit_of_work, scope="function")) -> Response:
     opened = login.use_link(session, token)
     if opened.state is not login.LinkState.VALID or opened.cfa_id is None:
@@ -141,7 +155,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/demandes")
-async def leads(request: Request, cfa: CfaUser = Depends(current_cfa),
+def leads(request: Request, cfa: CfaUser = Depends(current_cfa),
                 session: Session = Depends(unit_of_work, scope="function")) -> Response:
     filters, errors = portal.LeadFilters.from_query(dict(request.query_params))
     listing = portal.list_leads(session, cfa.cfa_id, filters)
@@ -162,7 +176,7 @@ def _lead_page(request: Request, cfa: CfaUser, view: portal.LeadView, status_cod
 
 
 @router.get("/demandes/{lead_id}")
-async def lead_page(request: Request, lead_id: str, resultat: str = "", cfa: CfaUser = Depends(current_cfa),
+def lead_page(request: Request, lead_id: str, resultat: str = "", cfa: CfaUser = Depends(current_cfa),
                     session: Session = Depends(unit_of_work, scope="function")) -> Response:
     number = _lead_id(lead_id)
     view = portal.open_lead(session, cfa.cfa_id, number) if number is not None else None
@@ -172,7 +186,7 @@ async def lead_page(request: Request, lead_id: str, resultat: str = "", cfa: Cfa
 
 
 @router.post("/demandes/{lead_id}/statut")
-async def set_status(request: Request, lead_id: str, status: str = Form(""), reason: str = Form(""),
+def set_status(request: Request, lead_id: str, status: str = Form(""), reason: str = Form(""),
                      cfa: CfaUser = Depends(current_cfa),
                      session: Session = Depends(unit_of_work, scope="function")) -> Response:
     number = _lead_id(lead_id)
@@ -189,12 +203,12 @@ async def set_status(request: Request, lead_id: str, status: str = Form(""), rea
 
 
 @router.get("/export.csv")
-async def export(request: Request, du: str = "", au: str = "", cfa: CfaUser = Depends(current_cfa),
+def export(request: Request, du: str = "", au: str = "", cfa: CfaUser = Depends(current_cfa),
                  session: Session = Depends(unit_of_work, scope="function")) -> Response:
     try:
         start, end = portal.export_range(du, au)
     except portal.ExportRangeError as problem:
-        return portal_page(request, "error.html", cfa, status_code=400, title="Export impossible",
+        return portal_page(request, "error.html", cfa, status_code=400, problem="export",
                            message=str(problem), back="/cfa/demandes")
     body, _count_rows = portal.export_csv(session, cfa.cfa_id, start, end)
     name = f"demandes-{cfa.cfa_id}-{start.isoformat()}-{end.isoformat()}.csv"

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from akto_data.cfa import proposals
 from akto_data.cfa import settings as cfa_settings
@@ -26,6 +27,12 @@ router = APIRouter(prefix="/cfa/reglages")
 
 #: Empty rows offered under the current trainings to add new ones (no script needed).
 BLANK_ROWS = 3
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop, so that the handlers themselves can be plain
+    ``def`` (run in FastAPI's thread pool: their database session blocks)."""
+    return await request.form()
 
 
 def _render(request: Request, cfa: CfaUser, view: proposals.PortalView, status_code: int = 200,
@@ -43,15 +50,14 @@ def _render(request: Request, cfa: CfaUser, view: proposals.PortalView, status_c
 
 
 @router.get("")
-async def settings_page(request: Request, fait: str = "", cfa: CfaUser = Depends(current_cfa),
+def settings_page(request: Request, fait: str = "", cfa: CfaUser = Depends(current_cfa),
                         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return _render(request, cfa, proposals.portal_view(session, cfa.cfa_id), done=fait)
 
 
 @router.post("")
-async def save(request: Request, cfa: CfaUser = Depends(current_cfa),
-               session: Session = Depends(unit_of_work, scope="function")) -> Response:
-    form = await request.form()
+def save(request: Request, form: FormData = Depends(posted_form), cfa: CfaUser = Depends(current_cfa),
+         session: Session = Depends(unit_of_work, scope="function")) -> Response:
     actor = cfa_settings.actor_of(cfa.cfa_id, cfa.email)
     if form.get("action") == "rotate":
         secret = cfa_settings.rotate_secret(session, cfa.cfa_id, actor)
@@ -73,9 +79,8 @@ async def save(request: Request, cfa: CfaUser = Depends(current_cfa),
 
 
 @router.post("/formations")
-async def propose(request: Request, cfa: CfaUser = Depends(current_cfa),
-                  session: Session = Depends(unit_of_work, scope="function")) -> Response:
-    form = await request.form()
+def propose(request: Request, form: FormData = Depends(posted_form), cfa: CfaUser = Depends(current_cfa),
+            session: Session = Depends(unit_of_work, scope="function")) -> Response:
     indices = sorted({int(key.split(".")[1]) for key in form if key.startswith("rome.") and key[5:].isdigit()})
     rows = [{"rome": str(form.get(f"rome.{i}") or ""), "diploma": str(form.get(f"diploma.{i}") or ""),
              "level": str(form.get(f"level.{i}") or ""), "remove": str(form.get(f"remove.{i}") or "")}

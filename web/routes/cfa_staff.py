@@ -17,6 +17,7 @@ from akto_data.catalogue.importer import domain_topics
 from akto_data.cfa import performance, proposals
 from akto_data.cfa.performance import PauseRefused, PeriodRefused
 from akto_data.cfa.proposals import ProposalGone, ProposalRefused
+from akto_data.i18n import text as t
 from web.app import page
 from web.security import User, require, unit_of_work
 
@@ -39,18 +40,18 @@ def _performance_page(request: Request, user: User, session: Session, status_cod
         status_code = 422
     report = performance.build(session, period)
     return page(request, "cfas.html", user, status_code=status_code, report=report, period_errors=errors,
-                form=dict(request.query_params), rule=performance.FLAG_RULE, flag_labels=performance.flag_labels,
+                form=dict(request.query_params), rule=performance.flag_rule(), flag_labels=performance.flag_labels,
                 pending=len(proposals.pending(session)), **context)
 
 
 @router.get("")
-async def performance_page(request: Request, fait: str = "", user: User = Depends(require("staff")),
+def performance_page(request: Request, fait: str = "", user: User = Depends(require("staff")),
                            session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return _performance_page(request, user, session, done=fait)
 
 
 @router.get(".csv")
-async def performance_csv(request: Request, user: User = Depends(require("staff")),
+def performance_csv(request: Request, user: User = Depends(require("staff")),
                           session: Session = Depends(unit_of_work, scope="function")) -> Response:
     try:
         period = _period(request)
@@ -67,7 +68,7 @@ def _back(request: Request, done: str) -> str:
 
 
 @router.post("/{cfa_id}/pause")
-async def pause(request: Request, cfa_id: str, reason: str = Form(""), user: User = Depends(require("staff")),
+def pause(request: Request, cfa_id: str, reason: str = Form(""), user: User = Depends(require("staff")),
                 session: Session = Depends(unit_of_work, scope="function")) -> Response:
     try:
         changed = performance.pause(session, cfa_id, reason, user.email)
@@ -79,7 +80,7 @@ async def pause(request: Request, cfa_id: str, reason: str = Form(""), user: Use
 
 
 @router.post("/{cfa_id}/reprise")
-async def resume(request: Request, cfa_id: str, user: User = Depends(require("staff")),
+def resume(request: Request, cfa_id: str, user: User = Depends(require("staff")),
                  session: Session = Depends(unit_of_work, scope="function")) -> Response:
     changed = performance.resume(session, cfa_id, user.email)
     session.commit()
@@ -94,25 +95,24 @@ def _proposals_page(request: Request, user: User, session: Session, status_code:
 
 
 @router.get("/propositions")
-async def proposals_page(request: Request, fait: str = "", version: str = "", user: User = Depends(require("staff")),
+def proposals_page(request: Request, fait: str = "", version: str = "", user: User = Depends(require("staff")),
                          session: Session = Depends(unit_of_work, scope="function")) -> Response:
     return _proposals_page(request, user, session, done=fait, version=version)
 
 
 @router.post("/propositions/{proposal_id}/{decision}")
-async def decide(request: Request, proposal_id: int, decision: str, note: str = Form(""),
+def decide(request: Request, proposal_id: int, decision: str, note: str = Form(""),
                  user: User = Depends(require("staff")),
                  session: Session = Depends(unit_of_work, scope="function")) -> Response:
     if decision not in ("approuver", "refuser"):
-        raise HTTPException(status_code=404, detail="Page introuvable.")
+        raise HTTPException(status_code=404, detail=t("cfa.staff.page_not_found"))
     try:
         if decision == "approuver":
             row = proposals.approve(session, proposal_id, user.email, note, topics=domain_topics())
         else:
             row = proposals.reject(session, proposal_id, user.email, note)
     except ProposalGone:
-        return _proposals_page(request, user, session, status_code=409,
-                               gone="Cette proposition n'est plus en attente (déjà traitée ou remplacée par le CFA).")
+        return _proposals_page(request, user, session, status_code=409, gone=True)
     except ProposalRefused as exc:
         return _proposals_page(request, user, session, status_code=422, decision_errors={proposal_id: exc.errors},
                                typed_note={proposal_id: note})
