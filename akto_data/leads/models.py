@@ -88,7 +88,7 @@ class OutboxMessage(Base):
     cfa_id: Mapped[str | None] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # email | webhook | telegram
     #: What to send. To the CFA: lead, reminder, nudge (the young person is still waiting), withdrawn,
-    #: rerouted, reply (the young person answered a message), digest. To the young person (telegram):
+    #: rerouted, reply (the young person answered a message), digest, settings. To the young person (telegram):
     #: notice (a status), followup (day-7 question), reroute (offer of another CFA).
     kind: Mapped[str] = mapped_column(String(16), default="lead", server_default="lead")
     #: One key per time-based step ("reminder:2:<lead>", "digest:<cfa>:2026-W49"…): unique, so a
