@@ -283,9 +283,10 @@ def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str
     """Check and save the settings form; audited (secrets masked). Raises SettingsRefused.
 
     A webhook address given while no secret exists gets one (signatures need it): it is
-    returned to be shown once, as after a rotation. The address in force, left as is, is
-    not checked again here (the delivery file's is the operator's; a portal one is checked
-    before each call anyway); a new one must pass :func:`check_webhook_target`.
+    returned to be shown once, as after a rotation. Every portal-typed address must pass
+    :func:`check_webhook_target`, even saved again unchanged (one saved before the check
+    existed is refused here, with the reason, instead of failing silently at each call);
+    the delivery file's address left as is stays trusted, as the operator's.
     """
     now = now or utcnow()
     errors: dict[str, str] = {}
@@ -297,8 +298,8 @@ def save_settings(session: Session, cfa_id: str, actor: str, *, emails: list[str
         errors.update(exc.errors)
     in_force = delivery_for(session, cfa_id, now)
     typed = webhook_url.strip()
-    if typed and in_force is not None and typed == in_force.webhook_url:
-        url = typed
+    if typed and in_force is not None and typed == in_force.webhook_url and not in_force.webhook_checked:
+        url = typed  # the delivery file's address, left as is: the operator's, trusted as before
     else:
         try:
             url = clean_webhook_url(webhook_url, resolve)

@@ -382,7 +382,8 @@ def test_the_previous_addresses_are_told_when_the_settings_change_without_any_se
     with session_scope() as session:
         new = rotate_secret(session, "mq_umih", "cfa:mq_umih pirate@autre.example")
         save_settings(session, "mq_umih", "cfa:mq_umih pirate@autre.example", emails=["pirate@autre.example"],
-                      contact_in_email=True, webhook_url="https://crm.autre.example/hook?token=abc123")
+                      contact_in_email=True, webhook_url="https://crm.autre.example/hook?token=abc123",
+                      resolve=public)
     assert worker.run_once() == 1 and worker.run_once() == 0
     rcpt, email = inbox.messages[-1]
     assert rcpt == ["pirate@autre.example"] and new not in email.as_string() and secret not in email.as_string()

@@ -352,3 +352,19 @@ def test_a_webhook_set_only_in_the_portal_gets_the_next_lead(db, request):
         channels = sorted(m.channel for m in session.scalars(select(OutboxMessage).where(
             OutboxMessage.lead_id == lead.id)))
     assert channels == ["email", "webhook"]
+
+
+def test_an_internal_webhook_saved_before_the_check_is_refused_when_saved_again(catalogue):
+    """Left as is in the box, it is not silently kept: the CFA reads why, and nothing changes."""
+    with session_scope() as session:
+        save_settings(session, "mq_cma", ACTOR, emails=["leads@mq-cma.example"], contact_in_email=True,
+                      webhook_url="", now=NOW)
+        session.flush()
+        account = session.get(performance.CfaAccount, "mq_cma")
+        account.webhook_url, account.webhook_secret = "https://127.0.0.1:5005/webhook", "s" * 40
+    with session_scope() as session, pytest.raises(SettingsRefused) as refused:
+        save_settings(session, "mq_cma", ACTOR, emails=["leads@mq-cma.example", "b@mq-cma.example"],
+                      contact_in_email=True, webhook_url="https://127.0.0.1:5005/webhook", now=NOW, resolve=dns)
+    assert "adresse interne ou réservée" in refused.value.errors["webhook_url"]
+    with session_scope() as session:
+        assert delivery_for(session, "mq_cma", NOW).emails == ("leads@mq-cma.example",)
