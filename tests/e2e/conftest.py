@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, async_playwright
 
 from akto_data.catalogue.importer import import_catalogue
 from akto_data.db import create_schema, dispose_engines
@@ -25,6 +26,7 @@ from bot.telegram_front import TelegramFront
 from stack.model import ensure_model
 from stack.services import Stack
 from tests.e2e.emulator import EmulatedUser, EmulatorBridge, new_user_id
+from tests.web.conftest import CHROMIUM
 
 EMULATOR_DIR = PROJECT_ROOT / "tests" / "emulator"
 
@@ -134,3 +136,17 @@ async def user(bot) -> AsyncIterator[EmulatedUser]:
     yield person
     await person.aclose()
 
+
+@pytest_asyncio.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium under async Playwright, for e2e tests that also drive the Telegram
+    emulator in the same event loop (the sync fixtures of tests/web cannot share it)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        await browser.close()

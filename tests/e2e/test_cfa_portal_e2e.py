@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import expect
 
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
@@ -25,7 +25,7 @@ from akto_data.leads.store import create_lead
 from akto_data.models import utcnow
 from tests.e2e.conftest import RunningBot, bot_settings, start_bot, stop_bot
 from tests.unit.test_lead_delivery import lead_data
-from tests.web.conftest import CHROMIUM, Console, serve_console
+from tests.web.conftest import Console, serve_console
 
 CFA = ("mq_umih", "leads@mq-umih.example", "CFA de l'UMIH Martinique")
 
@@ -48,19 +48,6 @@ def console(base_settings) -> Iterator[Console]:
     os.environ.setdefault("CONSOLE_SECRET", secrets.token_urlsafe(32))
     with serve_console() as served:
         yield served
-
-
-@pytest_asyncio.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        await browser.close()
 
 
 async def test_cfa_logs_in_from_the_email_sets_a_status_and_the_young_person_reads_it_in_telegram(

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from akto_data.db import session_scope
@@ -23,7 +22,7 @@ from akto_data.models import utcnow
 from akto_data.staff.accounts import create_account
 from akto_data.takeover.core import open_request
 from akto_data.takeover.models import TakeoverMessage, TakeoverRequest
-from tests.web.conftest import CHROMIUM, Console, serve_console
+from tests.web.conftest import Console, serve_console
 
 PASSWORD = "un-mot-de-passe-solide"
 MARTINIQUE = ("maelle.conseil@akto.example", "Maëlle Conseil", ["martinique"])
@@ -45,19 +44,6 @@ def console(rasa_stack, base_settings) -> Iterator[Console]:
                            territories=territories, actor="test")
     with serve_console() as served:
         yield served
-
-
-@pytest_asyncio.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        await browser.close()
 
 
 async def advisor_page(chromium: Browser, console: Console, who: tuple[str, str, list[str]]) -> Page:

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from akto_data.db import session_scope
@@ -38,7 +38,7 @@ from akto_data.models import utcnow
 from bot.telegram_front import TelegramFront
 from tests.e2e.conftest import RunningBot, bot_settings, stop_bot
 from tests.e2e.emulator import BotMessage, EmulatedUser, EmulatorBridge
-from tests.web.conftest import CHROMIUM, serve_console
+from tests.web.conftest import serve_console
 
 CROIX_RIVAIL = "CFA agricole de l'EPLEFPA de Croix-Rivail"
 ROBERT = "CFA agricole du LPA du Robert"
@@ -267,19 +267,6 @@ async def test_a_blocked_chat_makes_the_message_failed(person, followup_bot):
         assert message.attempts == 1 and "403" in (message.last_error or "")
     await asyncio.sleep(1.0)  # several rounds of the task: never tried again
     assert _states(lead_id) == ["failed"]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        await browser.close()
 
 
 async def test_cfa_writes_in_its_portal_in_a_browser_and_reads_the_reply(person, chromium):
