@@ -346,3 +346,23 @@ def test_finding_2_privacy_and_consent_texts_state_the_default_retention_periods
     assert f"gardés {defaults.unanswered_retention_days} jours" in privacy
     assert f"{defaults.lead_retention_months} mois au plus" in privacy
     assert f"{defaults.lead_retention_months} mois au plus" in t("lead.consent.text", cfa="X")
+
+
+def test_digests_and_settings_notes_are_deleted_90_days_after_they_went(db: Engine) -> None:
+    """Rows about a whole CFA (its business addresses in a settings note) do not stay for ever;
+    one not sent yet stays whatever its age, so nothing due is lost."""
+    now = utcnow()
+    with session_scope() as session:
+        session.add_all([
+            OutboxMessage(channel="email", kind="digest", cfa_id="mq_umih", state="sent",
+                          sent_at=now - timedelta(days=91), next_attempt_at=now - timedelta(days=91)),
+            OutboxMessage(channel="email", kind="settings", cfa_id="mq_umih", state="sent",
+                          payload={"to": ["leads@mq-umih.example"]}, sent_at=now - timedelta(days=10),
+                          next_attempt_at=now - timedelta(days=10)),
+            OutboxMessage(channel="email", kind="settings", cfa_id="mq_umih", state="pending",
+                          payload={"to": ["leads@mq-umih.example"]}, next_attempt_at=now - timedelta(days=200)),
+        ])
+    OutboxWorker(clock=lambda: now).housekeeping()
+    with session_scope() as session:
+        left = sorted((m.kind, m.state) for m in session.scalars(select(OutboxMessage)))
+    assert left == [("settings", "pending"), ("settings", "sent")]
