@@ -76,11 +76,14 @@ def _seed_portal() -> tuple[str, int]:
     """A dozen leads for one CFA, in every state of the list; returns a login token and the lead to show."""
     import secrets
 
+    from sqlalchemy import select
+
     from akto_data.cfa.login import token_hash
     from akto_data.cfa.models import CfaLoginLink
     from akto_data.db import session_scope
     from akto_data.leads.delivery import mark_sent
     from akto_data.leads.lifecycle import apply_status
+    from akto_data.leads.models import LeadStatusEvent
     from akto_data.leads.store import create_lead
 
     now = datetime.now(UTC)
@@ -101,6 +104,8 @@ def _seed_portal() -> tuple[str, int]:
                             "en alternance. Je suis disponible tous les jours." if number == 0 else None)},
                 "2026-03", 3, session)
             lead.created_at = now - timedelta(days=days, hours=number, minutes=30)
+            for event in session.scalars(select(LeadStatusEvent).where(LeadStatusEvent.lead_id == lead.id)):
+                event.at = lead.created_at  # "new": when the lead was made, not when the seed ran
             session.flush()
             mark_sent(session, lead.id, lead.created_at + timedelta(minutes=1))
             if status:
