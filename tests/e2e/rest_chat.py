@@ -103,3 +103,34 @@ def run_flow(chat: RestChat, first: list[Reply], answers: list[Answer], done: Ca
         asked.append(answer.name)
         replies = chat.press(question, answer.press) if answer.press is not None else chat.say(answer.type or "")
     raise AssertionError(f"the flow did not end within {max_steps} answers (asked {asked})\n{chat.dump()}")
+
+
+def last(replies: list[Reply]) -> Reply:
+    return replies[-1]
+
+
+def lead_form_to_cfa_choice(chat: RestChat, occupation: str) -> list[Reply]:
+    """The lead form answered as Léa, 19, from Le Lamentin in Martinique, CAP holder, starting
+    at the next school year, no employer, staying home, up to the buttons of the CFAs for
+    ``occupation`` (the journey several e2e tests share before they diverge)."""
+    r = chat.say("je veux être contacté par un CFA")
+    r = chat.press(last(r), "Léa")
+    r = chat.say("19")
+    r = chat.press(last(r), "Martinique")
+    r = chat.say("lamentin")
+    r = chat.say(occupation)
+    r = chat.press(last(r), "CAP / BEP")
+    r = chat.press(last(r), "À la rentrée")
+    r = chat.press(last(r), "Pas encore")
+    return chat.press(last(r), "Non, je reste")
+
+
+def lead_form_contact_to_recap(chat: RestChat, replies: list[Reply], phone: str = "0696 12 34 56") -> list[Reply]:
+    """From the contact question to the recap and its consent question: by phone, for the pay."""
+    r = chat.press(last(replies), "téléphone")
+    r = chat.say(phone)
+    r = chat.press(last(r), "le salaire")
+    r = chat.press(last(r), "C'est tout")
+    if any("Pas de message" in title for title, _ in last(r).buttons):
+        r = chat.press(last(r), "Pas de message")
+    return r

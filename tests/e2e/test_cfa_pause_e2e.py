@@ -11,25 +11,12 @@ from akto_data.cfa import performance
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.models import Lead
-from tests.e2e.rest_chat import RestChat
-
-
-def last(replies):
-    return replies[-1]
+from tests.e2e.rest_chat import RestChat, last, lead_form_contact_to_recap, lead_form_to_cfa_choice
 
 
 def test_a_cfa_paused_during_the_form_is_replaced_by_another_before_consent(rasa_stack, base_settings):
     chat = RestChat(base_settings.rasa_url, prefix="pause")
-    r = chat.say("je veux être contacté par un CFA")
-    r = chat.press(last(r), "Léa")
-    r = chat.say("19")
-    r = chat.press(last(r), "Martinique")
-    r = chat.say("lamentin")
-    r = chat.say("électricien")
-    r = chat.press(last(r), "CAP / BEP")
-    r = chat.press(last(r), "À la rentrée")
-    r = chat.press(last(r), "Pas encore")
-    r = chat.press(last(r), "Non, je reste")
+    r = lead_form_to_cfa_choice(chat, "électricien")
     offered = [title for title, _ in last(r).buttons]
     assert any("Chambre de métiers" in title for title in offered), chat.dump()
     assert any("académique" in title for title in offered), chat.dump()
@@ -43,7 +30,7 @@ def test_a_cfa_paused_during_the_form_is_replaced_by_another_before_consent(rasa
         again = [title for title, _ in last(r).buttons]
         assert not any("Chambre de métiers" in title for title in again), chat.dump()
         r = chat.press(last(r), "académique")
-        r = chat.say("0696 12 34 56")
+        r = chat.say("0696 12 34 56")  # the channel (phone) was chosen before the pause
         r = chat.press(last(r), "le salaire")
         r = chat.press(last(r), "C'est tout")
         if any("Pas de message" in title for title, _ in last(r).buttons):
@@ -64,23 +51,8 @@ def test_a_cfa_paused_just_before_the_consent_is_told_and_the_other_cfas_are_off
     """Issue 12 review, finding 1: the pause lands between the recap and "Oui, j'envoie".
     Before, the young person got "submission failed, try again", and every retry failed."""
     chat = RestChat(base_settings.rasa_url, prefix="pause-consent")
-    r = chat.say("je veux être contacté par un CFA")
-    r = chat.press(last(r), "Léa")
-    r = chat.say("19")
-    r = chat.press(last(r), "Martinique")
-    r = chat.say("lamentin")
-    r = chat.say("électricien")
-    r = chat.press(last(r), "CAP / BEP")
-    r = chat.press(last(r), "À la rentrée")
-    r = chat.press(last(r), "Pas encore")
-    r = chat.press(last(r), "Non, je reste")
-    r = chat.press(last(r), "Chambre de métiers")
-    r = chat.press(last(r), "téléphone")
-    r = chat.say("0696 12 34 56")
-    r = chat.press(last(r), "le salaire")
-    r = chat.press(last(r), "C'est tout")
-    if any("Pas de message" in title for title, _ in last(r).buttons):
-        r = chat.press(last(r), "Pas de message")
+    r = lead_form_to_cfa_choice(chat, "électricien")
+    r = lead_form_contact_to_recap(chat, chat.press(last(r), "Chambre de métiers"))
     recap = " ".join(reply.text for reply in r)
     assert "Chambre de métiers" in recap, chat.dump()
     with session_scope() as session:  # AKTO pauses the CFA while the young person reads the recap

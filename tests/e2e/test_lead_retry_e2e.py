@@ -9,32 +9,13 @@ from sqlalchemy import create_engine, select
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.models import Lead
-from tests.e2e.rest_chat import RestChat
-
-
-def last(replies):
-    return replies[-1]
+from tests.e2e.rest_chat import RestChat, last, lead_form_contact_to_recap, lead_form_to_cfa_choice
 
 
 def test_finding_7_failed_lead_submission_is_told_and_retried_without_asking_again(rasa_stack, base_settings):
     chat = RestChat(base_settings.rasa_url, prefix="retry")
-    r = chat.say("je veux être contacté par un CFA")
-    r = chat.press(last(r), "Léa")
-    r = chat.say("19")
-    r = chat.press(last(r), "Martinique")
-    r = chat.say("lamentin")
-    r = chat.say("cuisinier")
-    r = chat.press(last(r), "CAP / BEP")
-    r = chat.press(last(r), "À la rentrée")
-    r = chat.press(last(r), "Pas encore")
-    r = chat.press(last(r), "Non, je reste")
-    r = chat.press(last(r), "UMIH")
-    r = chat.press(last(r), "téléphone")
-    r = chat.say("0696 12 34 56")
-    r = chat.press(last(r), "le salaire")
-    r = chat.press(last(r), "C'est tout")
-    if any("Pas de message" in title for title, _ in last(r).buttons):
-        r = chat.press(last(r), "Pas de message")
+    r = lead_form_to_cfa_choice(chat, "cuisinier")
+    r = lead_form_contact_to_recap(chat, chat.press(last(r), "UMIH"))
     consent = last(r)
     assert "/confidentialite" in consent.text, chat.dump()
 
