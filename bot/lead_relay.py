@@ -18,11 +18,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden
 
-from akto_data.leads.outbox import SendFailed, error_text
+from akto_data.leads.outbox import SendFailed, attempt
 from akto_data.leads.relay import BLOCKED, CHAT_GONE, claim_relay_now, record_relay_now
 from akto_data.models import utcnow
 from bot.notices import send_notice
@@ -65,18 +66,12 @@ class LeadRelay(PeriodicTask):
         messages = await asyncio.to_thread(claim_relay_now, self.clock())
         delivered = 0
         for message in messages:
-            failure: SendFailed | None = None
-            try:
-                await asyncio.wait_for(send_notice(self.bot, message.chat_id, message.text, pacer=self.pacer,
-                                                   buttons=message.buttons), self.deadline)
+            failure = await attempt(partial(send_notice, self.bot, message.chat_id, message.text, pacer=self.pacer,
+                                            buttons=message.buttons), self.deadline)
+            if failure is None:
                 delivered += 1
-            except SendFailed as exc:
-                failure = classified(exc)
-            except TimeoutError:
-                failure = SendFailed(f"délai de {self.deadline:g} s dépassé (Telegram)")
-            except Exception as exc:  # recorded on the row, never raised to the loop
-                failure = SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
-            if failure is not None:
+            else:
+                failure = classified(failure)
                 log.warning("CFA message %s not delivered: %s", message.message_id, failure.reason)
             await asyncio.to_thread(record_relay_now, message.message_id, self.clock(), failure)
         return delivered

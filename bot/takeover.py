@@ -14,11 +14,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from telegram import Bot
 
 from akto_data.db import session_scope
-from akto_data.leads.outbox import SendFailed, error_text
+from akto_data.leads.outbox import SendFailed, attempt
 from akto_data.models import utcnow
 from akto_data.takeover.core import Outgoing, claim_outgoing, close_silent, record_outgoing
 from bot.notices import send_notice
@@ -62,18 +63,11 @@ class TakeoverRelay(PeriodicTask):
         messages = await asyncio.to_thread(_round_start, self.clock(), self.silence)
         delivered = 0
         for message in messages:
-            failure: SendFailed | None = None
-            try:
-                await asyncio.wait_for(send_notice(self.bot, message.chat_id, message.text, pacer=self.pacer),
-                                       self.deadline)
+            failure = await attempt(partial(send_notice, self.bot, message.chat_id, message.text, pacer=self.pacer),
+                                    self.deadline)
+            if failure is None:
                 delivered += 1
-            except SendFailed as exc:
-                failure = exc
-            except TimeoutError:
-                failure = SendFailed(f"délai de {self.deadline:g} s dépassé (Telegram)")
-            except Exception as exc:  # recorded on the row, never raised to the loop
-                failure = SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
-            if failure is not None:
+            else:
                 log.warning("takeover message %s not delivered: %s", message.message_id, failure.reason)
             await asyncio.to_thread(_record, message.message_id, self.clock(), failure)
         return delivered

@@ -26,6 +26,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -35,7 +36,7 @@ from akto_data.catalogue.tables import CatCfa
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.models import Lead, OutboxMessage
-from akto_data.leads.outbox import PENDING, SENDING, SendFailed, error_text, record_failure, record_success
+from akto_data.leads.outbox import PENDING, SENDING, SendFailed, attempt, record_failure, record_success
 from akto_data.models import utcnow
 
 if TYPE_CHECKING:
@@ -151,18 +152,10 @@ async def send_due_notices(send: Callable[[str, str], Awaitable[None]], *, deadl
     notices = await asyncio.to_thread(_claim, clock(), limit)
     delivered = 0
     for notice in notices:
-        failure: SendFailed | None = None
-        try:
-            if notice.buttons and ask is not None:
-                await asyncio.wait_for(ask(notice.chat_id, notice.text, notice.buttons), deadline)
-            else:
-                await asyncio.wait_for(send(notice.chat_id, notice.text), deadline)
-            delivered += 1
-        except SendFailed as exc:
-            failure = exc
-        except TimeoutError:
-            failure = SendFailed(f"délai de {deadline:g} s dépassé (Telegram)")
-        except Exception as exc:  # whatever it is, it is recorded on the row, never raised to the loop
-            failure = SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
+        if notice.buttons and ask is not None:
+            failure = await attempt(partial(ask, notice.chat_id, notice.text, notice.buttons), deadline)
+        else:
+            failure = await attempt(partial(send, notice.chat_id, notice.text), deadline)
+        delivered += failure is None
         await asyncio.to_thread(_record, notice.outbox_id, clock(), failure)
     return delivered

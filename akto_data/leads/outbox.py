@@ -10,7 +10,9 @@ transient one stops after :data:`MAX_ATTEMPTS` (about 48 hours). Stopped rows ar
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from akto_data.leads.models import OutboxMessage
@@ -67,3 +69,22 @@ def record_success(item: OutboxMessage, sent: bool, now: datetime) -> None:
     item.state = SENT if sent else SKIPPED
     item.sent_at = now
     item.last_error = None
+
+
+async def attempt(send: Callable[[], Awaitable[None]], deadline: float, what: str = "Telegram") -> SendFailed | None:
+    """Run one send within ``deadline`` seconds; None when it went through, else what to record.
+
+    The one place the senders of the bot (notices, advisors' replies, CFA messages) turn
+    whatever a send raised into a :class:`SendFailed` for its row: a :class:`SendFailed`
+    as raised (permanent or not), a timeout or any other error as transient. Nothing is
+    raised to the sending loop, so one bad row never stops the others.
+    """
+    try:
+        await asyncio.wait_for(send(), deadline)
+    except SendFailed as exc:
+        return exc
+    except TimeoutError:
+        return SendFailed(f"délai de {deadline:g} s dépassé ({what})")
+    except Exception as exc:  # whatever it is, it is recorded on the row
+        return SendFailed(error_text(f"{type(exc).__name__}: {exc}"))
+    return None
