@@ -113,20 +113,24 @@ def test_a_webhook_towards_our_own_services_is_refused_with_a_clear_message(cons
         assert delivery().webhook_url is None
 
 
-def test_a_training_proposal_shows_as_pending_with_its_changes(console, page):
+def propose_cleaning_cap(page, console, note: str) -> None:
+    """The CFA proposes, in its portal: hairdressing removed, a cleaning CAP added."""
     portal_login(page, console)
-    table = page.locator("#current-trainings")
-    expect(table).to_contain_text("CAP Métiers de la coiffure")
-    # Remove the hairdressing CAP, add a new training in the first empty row.
     row = page.locator("#training-form .table-row", has=page.locator("input[value='CAP Métiers de la coiffure']"))
     row.locator("input[type=checkbox]").check()
     blank = page.locator("#training-form .table-row.new-row").first
     blank.locator("select[name^=rome]").select_option("K2204")
     blank.locator("input[name^=diploma]").fill("CAP Propreté de l'environnement urbain")
     blank.locator("select[name^=level]").select_option("3")
-    page.fill("textarea[name=note]", "Ouverture à la rentrée 2027")
+    page.fill("textarea[name=note]", note)
     with page.expect_navigation():
         page.click("button:has-text('Envoyer la proposition')")
+    expect(page.locator("#pending")).to_be_visible()
+
+
+def test_a_training_proposal_shows_as_pending_with_its_changes(console, page):
+    propose_cleaning_cap(page, console, "Ouverture à la rentrée 2027")
+    table = page.locator("#current-trainings")
     pending = page.locator("#pending")
     expect(pending).to_contain_text("en attente de validation")
     expect(pending).to_contain_text("ajout : ")

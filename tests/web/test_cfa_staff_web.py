@@ -19,7 +19,7 @@ from akto_data.leads.matching import matching_cfas
 from akto_data.leads.models import Lead
 from akto_data.staff.models import AuditEvent
 from tests.web.conftest import ADMIN, login
-from tests.web.test_cfa_settings_web import CMA, portal_login
+from tests.web.test_cfa_settings_web import CMA, portal_login, propose_cleaning_cap
 from tests.web.test_console_content import STAFF, add_staff
 
 
@@ -110,24 +110,9 @@ def test_the_cfa_sees_its_pause_on_its_settings_page(console, page, browser):
     cfa_tab.context.close()
 
 
-def _propose(page, console, note: str) -> None:
-    """The CFA proposes, in its portal: hairdressing removed, a cleaning CAP added."""
-    portal_login(page, console)
-    row = page.locator("#training-form .table-row", has=page.locator("input[value='CAP Métiers de la coiffure']"))
-    row.locator("input[type=checkbox]").check()
-    blank = page.locator("#training-form .table-row.new-row").first
-    blank.locator("select[name^=rome]").select_option("K2204")
-    blank.locator("input[name^=diploma]").fill("CAP Propreté de l'environnement urbain")
-    blank.locator("select[name^=level]").select_option("3")
-    page.fill("textarea[name=note]", note)
-    with page.expect_navigation():
-        page.click("button:has-text('Envoyer la proposition')")
-    expect(page.locator("#pending")).to_be_visible()
-
-
 def test_staff_approve_a_proposal_it_becomes_a_new_catalogue_version_and_the_cfa_sees_it(console, page, browser):
     cfa_page = browser.new_context(locale="fr-FR").new_page()
-    _propose(cfa_page, console, "Ouverture de la section propreté")
+    propose_cleaning_cap(cfa_page, console, "Ouverture de la section propreté")
     with session_scope() as session:
         version_before = latest(session).number
     staff_login(page, console, "/cfas")
@@ -162,7 +147,7 @@ def test_staff_approve_a_proposal_it_becomes_a_new_catalogue_version_and_the_cfa
 
 def test_staff_reject_a_proposal_the_catalogue_stays_and_the_cfa_reads_why(console, page, browser):
     cfa_page = browser.new_context(locale="fr-FR").new_page()
-    _propose(cfa_page, console, "")
+    propose_cleaning_cap(cfa_page, console, "")
     with session_scope() as session:
         before = (latest(session).number, proposals.current_trainings(session, CMA[0]))
     staff_login(page, console, "/cfas/propositions")
