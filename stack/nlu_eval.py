@@ -1,7 +1,7 @@
 """``make eval``: how well the assistant understands, on messages it never saw.
 
 Trains the model if needed, starts Rasa alone, and sends every message of the
-held-out set ``tests/nlu/heldout.yml`` (never used for training) to
+held-out sets ``tests/nlu/heldout*.yml`` (never used for training) to
 ``/model/parse``. Prints per-topic precision/recall/F1, macro-F1, the most
 frequent confusions, the out-of-scope catch rate, the same figures for a simple
 baseline trained on the same data (TF-IDF + logistic regression), and the parse
@@ -31,8 +31,12 @@ from stack.model import ensure_model
 from stack.services import scratch_stack
 
 #: Held-out sets, never trained on. The first was written with the training data;
-#: the second later, by someone who saw neither the training data nor the first set.
-HELDOUT_SETS = (PROJECT_ROOT / "tests" / "nlu" / "heldout.yml", PROJECT_ROOT / "tests" / "nlu" / "heldout_fresh.yml")
+#: the second later, by someone who saw neither the training data nor the first set;
+#: the third (issue 13) blind too, on the families that still went wrong: how to enter
+#: or what is an occupation, long messages mixing home, training place and money,
+#: Creole greetings and small talk, one contract fact.
+HELDOUT_SETS = (PROJECT_ROOT / "tests" / "nlu" / "heldout.yml", PROJECT_ROOT / "tests" / "nlu" / "heldout_fresh.yml",
+                PROJECT_ROOT / "tests" / "nlu" / "heldout_families.yml")
 #: Entities only (their intents just keep the files valid Rasa data): written blind, never
 #: trained on. The first was read to design rasa_components/entity_values.py; the second
 #: was kept unread to measure it.
