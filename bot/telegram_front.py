@@ -11,17 +11,26 @@ Deliberate choices:
   told once to send the corrected text as a new message.
 - In groups the assistant answers commands and mentions only, with a link to a
   private chat: personal questions and contact details do not belong in a group.
+- The command menu (the "/" button) is set at start for private chats only, in French;
+  the default scope is cleared, so groups show no menu (there every command only points
+  to a private chat) and no older list set elsewhere (BotFather) lingers. A failure to set
+  it is logged and the bot runs without it.
+- "typing…" is shown from the moment a message arrives until the answer is sent, re-sent
+  every 4 s (Telegram clears it after about 5 s) while Rasa is slow or retried
+  (:class:`KeepTyping`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import secrets
+from types import TracebackType
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -57,6 +66,10 @@ READY_MARKER = "BOT_READY"
 #: Path the webhook listens on; ``WEBHOOK_URL`` must end with it.
 WEBHOOK_PATH = "telegram"
 OUR_COMMANDS = ("aide", "annuler", "confidentialite")
+#: Every command a private chat answers, in the order of Telegram's menu (descriptions: bot.commands.*).
+MENU_COMMANDS = ("start", *OUR_COMMANDS, "mes_donnees", "supprimer")
+#: Telegram clears "typing…" after about 5 s: re-sent this often while the answer is prepared.
+TYPING_EVERY = 4.0
 #: Payloads of buttons the bot answers itself (data rights), never sent to Rasa.
 ERASE_YES, ERASE_NO = "bot:erase-yes", "bot:erase-no"
 MEDIA_FILTER = (
@@ -71,6 +84,69 @@ def chat_of(update: Update) -> int:
     if update.effective_chat is None:
         raise ValueError("update without a chat")
     return update.effective_chat.id
+
+
+class KeepTyping:
+    """Telegram's "typing…" indicator, kept on for as long as the ``async with`` block runs.
+
+    Sent at once, then every ``every`` seconds: a slow Rasa, or one refused and retried
+    (:meth:`bot.conversation.Conversation._ask_rasa`), takes longer than the ~5 s Telegram
+    shows it for. Messages are sent through :meth:`guard`, which shares a lock with the
+    ticker: an indicator is never sent in the middle of a message, and since the ticker is
+    cancelled as the block ends, none follows the last message (it would show "typing…"
+    under a finished answer). Failures are cosmetic and only logged.
+    """
+
+    def __init__(self, bot: Bot, chat_id: int, every: float = TYPING_EVERY) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.every = every
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def _typing(self) -> None:
+        try:
+            await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+        except TelegramError as exc:  # cosmetic: never lose an answer for it
+            log.debug("typing indicator failed: %s", exc)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            async with self._lock:
+                await self._typing()
+
+    def guard(self, send: Send) -> Send:
+        """``send``, never overlapping an indicator."""
+        async def guarded(message: OutgoingMessage) -> None:
+            async with self._lock:
+                await send(message)
+
+        return guarded
+
+    async def __aenter__(self) -> KeepTyping:
+        await self._typing()
+        self._ticker = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+
+
+async def set_command_menu(bot: Bot) -> bool:
+    """Telegram's command menu for private chats, in French; False (logged) if Telegram refused."""
+    commands = [BotCommand(name, t(f"bot.commands.{name}")) for name in MENU_COMMANDS]
+    try:
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+        await bot.delete_my_commands()  # default scope: groups show none, no stale list from BotFather
+    except TelegramError as exc:
+        log.warning("command menu not set, the bot runs without it: %s", exc)
+        return False
+    return True
 
 
 class TelegramFront:
@@ -121,11 +197,8 @@ class TelegramFront:
         await asyncio.to_thread(
             touch_chat, str(chat_id), language=user.language_code if user else None, start_source=start_source
         )
-        try:
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-        except TelegramError as exc:  # cosmetic: never lose an answer for it
-            log.debug("typing indicator failed: %s", exc)
-        await self.conversation.handle(action, self.sender(context, chat_id))
+        async with KeepTyping(context.bot, chat_id) as typing:
+            await self.conversation.handle(action, typing.guard(self.sender(context, chat_id)))
 
     # -- handlers ------------------------------------------------------------------
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -265,6 +338,7 @@ class TelegramFront:
         await asyncio.to_thread(purge_expired_buttons)  # keyboards older than 30 days
         me = await app.bot.get_me()
         self.bot_username = me.username
+        await set_command_menu(app.bot)
         # The bot alone holds the token, so it sends the young people's lead status notices.
         from bot.notices import NoticeSender
 

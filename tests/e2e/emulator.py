@@ -5,8 +5,9 @@
 - ``getMe`` has no ``is_bot``;
 - dates are in milliseconds;
 - callback queries have no ``chat_instance``;
-- edits return ``null`` instead of ``true``/the message;
-- ``sendChatAction`` is unknown (HTTP 500).
+- edits return ``null`` instead of ``true``/the message.
+(``sendChatAction``, ``setMyCommands`` and ``deleteMyCommands`` are answered and recorded by
+tests/emulator/server.js, read back with :meth:`EmulatedUser.bot_calls`.)
 
 :class:`EmulatedUser` plays a young person: sends text and commands, presses inline
 buttons, reads the bot's replies through the emulator's client API.
@@ -37,8 +38,6 @@ def _fix_dates(value: Any) -> Any:
 class EmulatorBridge(HTTPXRequest):
     async def do_request(self, url, method, request_data=None, **kwargs):  # type: ignore[override]
         endpoint = url.rsplit("/", 1)[-1]
-        if endpoint == "sendChatAction":
-            return 200, b'{"ok": true, "result": true}'
         code, body = await super().do_request(url, method, request_data, **kwargs)
         try:
             data = json.loads(body)
@@ -154,6 +153,13 @@ class EmulatedUser:
             if item.get("messageId") == message_id and "text" in item.get("message", {}):
                 return item["message"]["text"]
         raise AssertionError(f"message {message_id} not found")
+
+    async def bot_calls(self, method: str) -> list[dict[str, Any]]:
+        """The bot's calls of ``method`` the emulator recorded (sendChatAction, setMyCommands...),
+        each ``{"params": ..., "time": ms}``, for every chat of this bot."""
+        response = await self.http.post(f"{self.api}/botCalls", json={"token": self.token, "method": method})
+        response.raise_for_status()
+        return list(response.json()["result"])
 
     async def aclose(self) -> None:
         await self.http.aclose()
