@@ -31,6 +31,15 @@ message is *not* re-sent by itself: Rasa already ran it, and a second run would
 count it twice (a quiz answer, a form answer). The user gets an apology quoting
 the message and a "Réessayer" button carrying the same message, so a retry is
 their choice and costs no retyping.
+
+Shared location (Telegram): the coordinates are matched to the nearest of our territories
+(:func:`bot.location.place_at`) and the young person is asked "Tu es en Martinique ?"
+with Oui / Non. "Oui" is our own button carrying the payload of the territory buttons of
+the dialogue's territory question (``/inform{"territory":"martinique"}``), so Rasa sets
+the territory exactly as when that question is answered (a form waiting for it goes on).
+"Non", mainland France and a place outside every territory get that very question, read
+from Rasa's domain (``utter_ask_territory``). The coordinates never reach Rasa, the logs
+or the database.
 """
 
 from __future__ import annotations
@@ -42,11 +51,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from akto_data.catalogue.answers import intent_payload
 from akto_data.i18n import text as t
 from akto_data.leads.relay import route_reply_now
 from akto_data.settings import Settings
 from akto_data.takeover.core import Routing, route_incoming_now
 from bot.guard import clean_deep_link, is_rasa_payload
+from bot.location import place_at
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.replies import Button, OutgoingMessage, from_rasa
 
@@ -61,6 +72,11 @@ COMMAND_PAYLOADS: dict[str, str] = {
     "annuler": "/stop",
     "confidentialite": "/ask_privacy",
 }
+
+#: Payload of the "Non" button under "Tu es en Martinique ?": answered here with the territory question.
+ASK_TERRITORY = "bot:ask-territory"
+#: The dialogue's territory question (domain/slots_questions.yml), asked with its own words and buttons.
+TERRITORY_QUESTION = "utter_ask_territory"
 
 #: Media kinds we cannot read, mapped to the catalogue key of the answer.
 MEDIA_TEXT_KEYS = {
@@ -89,6 +105,8 @@ class UserAction:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: What the pressed button said (with ``button_payload``): shown to an advisor during a takeover.
     button_title: str | None = None
+    #: A shared location (latitude, longitude): only matched to a territory, never logged nor stored.
+    location: tuple[float, float] | None = field(default=None, repr=False)
 
 
 def start_payload(deep_link: str | None) -> str:
@@ -129,8 +147,9 @@ class Conversation:
             await send(OutgoingMessage(t(MEDIA_TEXT_KEYS.get(action.media_kind, "bot.media.other"))))
             return
         if self.takeovers:
-            routing = await asyncio.to_thread(
-                route_incoming_now, action.chat_id, action.text or action.button_title, action.command)
+            # A location is shown to the advisor as a mention only: its coordinates are never kept.
+            shown = t("bot.location.to_advisor") if action.location is not None else action.text or action.button_title
+            routing = await asyncio.to_thread(route_incoming_now, action.chat_id, shown, action.command)
             if routing is Routing.TO_ADVISOR:
                 return  # kept for the advisor's page; the assistant is paused for this chat
             if routing is Routing.ENDED:
@@ -138,6 +157,12 @@ class Conversation:
                 return
             if routing is Routing.WITHDRAWN:
                 await send(OutgoingMessage(t("takeover.withdrawn")))
+        if action.location is not None:
+            await self._suggest_territory(*action.location, send)
+            return
+        if action.button_payload == ASK_TERRITORY:
+            await self._ask_territory(send)
+            return
         if self.relay and action.button_payload is None and (action.text is not None or action.command is not None):
             answer = await asyncio.to_thread(route_reply_now, action.chat_id, action.text, action.command)
             if answer is not None:  # the reply went to the CFA (or /annuler stopped its messages)
@@ -159,6 +184,26 @@ class Conversation:
                                        (Button(t("bot.apology.retry"), message),)))
             return
         for outgoing in from_rasa(responses):
+            await send(outgoing)
+
+    async def _suggest_territory(self, latitude: float, longitude: float, send: Send) -> None:
+        """"Tu es en Martinique ?" with Oui / Non, or the territory question when we cannot place it."""
+        place = await asyncio.to_thread(place_at, latitude, longitude)
+        if place is not None and not place.destination_only:
+            await send(OutgoingMessage(t("bot.location.suggest", territory_in=place.in_the), (
+                Button(t("bot.location.yes"), intent_payload("inform", territory=place.id)),
+                Button(t("bot.location.no"), ASK_TERRITORY))))
+            return
+        await self._ask_territory(send, t("bot.location.mainland" if place is not None else "bot.location.unplaced"))
+
+    async def _ask_territory(self, send: Send, intro: str | None = None) -> None:
+        """The dialogue's territory question (its buttons set the territory in Rasa), after ``intro``."""
+        try:
+            question = await self.rasa.response(TERRITORY_QUESTION)
+        except RasaUnavailable as exc:
+            log.warning("territory question unavailable from Rasa's domain: %s", exc)
+            question = {"text": t("bot.location.ask_typed")}  # a typed answer reaches Rasa's NLU later
+        for outgoing in from_rasa(([{"text": intro}] if intro else []) + [question]):
             await send(outgoing)
 
     async def _ask_rasa(self, action: UserAction, message: str, send: Send) -> list[dict[str, Any]] | None:

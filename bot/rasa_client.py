@@ -26,6 +26,7 @@ class RasaClient:
         # A long read timeout on purpose: a slow answer is still worth delivering after
         # the apology (see :mod:`bot.conversation`); a refused connection fails at once.
         self._url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
+        self._domain_url = f"{base_url.rstrip('/')}/domain"
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=connect_timeout))
         self._api_params = {"token": token} if token else {}
 
@@ -41,6 +42,23 @@ class RasaClient:
         if not isinstance(payload, list):
             raise RasaUnavailable(f"unexpected answer: {payload!r}")
         return payload
+
+    async def response(self, name: str) -> dict[str, Any]:
+        """The first variation of the domain response ``name`` (``text``, ``buttons``), unformatted.
+
+        Lets the bot ask a question the dialogue owns (the territory question after a shared
+        location) with the dialogue's own words and payloads, without a copy of them in our code.
+        Read each time: a retrained model may have changed it, and it is asked rarely.
+        """
+        try:
+            response = await self._client.get(self._domain_url, params=self._api_params,
+                                              headers={"Accept": "application/json"})
+            response.raise_for_status()
+            variations = response.json()["responses"][name]
+            first = dict(variations[0])
+        except (httpx.HTTPError, ValueError, LookupError, TypeError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return first
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -18,6 +18,8 @@ Deliberate choices:
 - "typing…" is shown from the moment a message arrives until the answer is sent, re-sent
   every 4 s (Telegram clears it after about 5 s) while Rasa is slow or retried
   (:class:`KeepTyping`).
+- A shared location suggests a territory (:mod:`bot.conversation`); the updates of a live
+  location (edits every few seconds) are ignored silently.
 """
 
 from __future__ import annotations
@@ -282,7 +284,23 @@ class TelegramFront:
         action = UserAction(str(chat_of(update)), media_kind=kind, metadata=self.metadata(update))
         await self.conversation.handle(action, self.sender(context, chat_of(update)))
 
+    async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A shared location (or venue): used to suggest the territory, never kept."""
+        message = update.effective_message
+        spot = None
+        if message is not None:
+            spot = message.location or (message.venue.location if message.venue else None)
+        if spot is None:
+            await self.on_media(update, context)
+            return
+        action = UserAction(str(chat_of(update)), location=(spot.latitude, spot.longitude),
+                            metadata=self.metadata(update))
+        await self._run(update, context, action)
+
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.location is not None:
+            return  # a live location moving: Telegram sends an edit every few seconds
         await self.sender(context, chat_of(update))(OutgoingMessage(t("bot.edited")))
 
     async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -328,6 +346,8 @@ class TelegramFront:
         app.add_handler(CommandHandler("supprimer", self.on_erase, filters=private))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(filters.TEXT & private & filters.UpdateType.MESSAGE, self.on_text))
+        app.add_handler(MessageHandler((filters.LOCATION | filters.VENUE) & private & filters.UpdateType.MESSAGE,
+                                       self.on_location))
         app.add_handler(MessageHandler(MEDIA_FILTER & private & filters.UpdateType.MESSAGE, self.on_media))
         app.add_error_handler(self.on_error)
         self.application = app

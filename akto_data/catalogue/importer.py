@@ -92,6 +92,10 @@ def rows_of(catalogue: Catalogue) -> dict[type, list[dict[str, Any]]]:
     rows[CatDocument].append({"name": "quiz", "data": jsonable(catalogue.quiz)})
     rows[CatDocument].append({"name": "recruitment_checked", "data": jsonable(catalogue.occupations_checked)})
     rows[CatDocument].append({"name": "apprentice_pay", "data": jsonable(catalogue.pay)})
+    # Where a shared Telegram location is matched (bot.location); a document, not columns: only the bot reads it.
+    rows[CatDocument].append({"name": "territory_areas", "data": jsonable(
+        {t["id"]: {"lat": t["center"]["lat"], "lon": t["center"]["lon"], "radius_km": t["radius_km"]}
+         for t in catalogue.territories if t.get("center")})})
     return rows
 
 

@@ -109,7 +109,25 @@ def check_territories(data: Any, checker: Checker) -> list[dict]:
                                           or not all(isinstance(town, str) and town.strip() for town in towns)):
             checker.error(row, entry, "liste « towns: » absente ou vide",
                           "lister les communes, une par ligne, ex. - \"Le Lamentin\" (« | » pour une autre écriture)")
+        if any(key in row for key in ("center", "radius_km", "area_source")):
+            _check_area(row, entry, checker)
     return rows
+
+
+def _check_area(row: dict, entry: str, checker: Checker) -> None:
+    """The optional area a shared Telegram location is matched to: centre, radius, and their source."""
+    fix = "center: {lat: 14.67, lon: -61.00} (degrés décimaux), radius_km: 40, area_source: \"d'où viennent ces chiffres\""
+    center = checker.need(row, "center", dict, entry, fix)
+    if center is not None:
+        for key, limit in (("lat", 90), ("lon", 180)):
+            value = center.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -limit <= value <= limit:
+                checker.error(row, entry, f"center.{key} invalide {value!r}", f"un nombre entre -{limit} et {limit}",
+                              "center")
+    radius = checker.need(row, "radius_km", (int, float), entry, fix)
+    if radius is not None and (isinstance(radius, bool) or radius <= 0):
+        checker.error(row, entry, f"radius_km invalide {radius!r}", "un nombre de kilomètres positif", "radius_km")
+    checker.need(row, "area_source", str, entry, fix)
 
 
 def check_occupations(data: Any, checker: Checker) -> tuple[list[dict], dict]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+import httpx
 from telegram.ext import CommandHandler
 
 from akto_data.i18n import text as t
@@ -178,5 +181,93 @@ async def test_typing_stays_on_through_the_retries_of_a_refusing_rasa(base_setti
     finally:
         await person.aclose()
         await stop_bot(running)
+
+
+# -- 3. a shared location suggests the territory -----------------------------------------------------
+
+def tracker(base_settings, user_id: int) -> dict:
+    return httpx.get(f"{base_settings.rasa_url}/conversations/{user_id}/tracker",
+                     params={"token": base_settings.rasa_auth_token}).json()
+
+
+def database_text(base_settings) -> str:
+    """Every value of every table of the test database, as one text."""
+    path = base_settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        tables = [row[0] for row in db.execute("select name from sqlite_master where type='table'")]
+        return "\n".join(repr(row) for table in tables for row in db.execute(f'select * from "{table}"'))
+
+
+async def test_a_location_in_fort_de_france_suggests_martinique_and_oui_sets_it(user, base_settings, caplog):
+    with caplog.at_level(logging.INFO):
+        await user.send_raw(**location(*FORT_DE_FRANCE))
+        suggestion = (await user.replies())[-1]
+    assert suggestion.text == t("bot.location.suggest", territory_in="en Martinique")
+    assert [title for title, _ in suggestion.buttons] == ["Oui", "Non"]
+
+    await user.press(suggestion, "Oui")
+    noted = await user.replies()
+    assert "C'est noté" in noted[0].text
+    assert tracker(base_settings, user.user_id)["slots"]["territory"] == "martinique"
+
+    # The next answer that depends on the territory uses Martinique without asking it again.
+    await user.say("quels sont les métiers qui recrutent ?")
+    replies = await user.replies()
+    assert not any(TERRITORY_QUESTION in m.text for m in replies)
+    listed = recruiting_list(replies)
+    assert "Les métiers qui recrutent en Martinique" in listed.text and listed.buttons
+
+    # The coordinates went nowhere: not to Rasa, not to the database, not to the logs.
+    for value in ("14.6037", "61.0731", "14.60", "61.07"):
+        assert value not in json.dumps(tracker(base_settings, user.user_id))
+        assert value not in database_text(base_settings)
+        assert not any(value in record.getMessage() for record in caplog.records)
+
+
+async def test_non_asks_the_assistants_own_territory_question(user, base_settings):
+    await user.send_raw(**location(*SAINT_DENIS_REUNION))
+    suggestion = (await user.replies())[-1]
+    assert suggestion.text == t("bot.location.suggest", territory_in="à La Réunion")
+    await user.press(suggestion, "Non")
+    question = (await user.replies())[-1]
+    assert question.text.startswith(TERRITORY_QUESTION)
+    assert [title for title, _ in question.buttons] == ["Martinique", "Guadeloupe", "Guyane", "La Réunion", "Mayotte",
+                                                        "Saint-Martin", "Saint-Barthélemy"]
+    await user.press(question, "Guyane")
+    assert "C'est noté" in (await user.replies())[0].text
+    assert tracker(base_settings, user.user_id)["slots"]["territory"] == "guyane"
+
+
+async def test_a_location_in_paris_says_hexagone_and_asks_the_territory(user, base_settings):
+    await user.send_raw(**location(*PARIS))
+    replies = await user.replies()
+    text = "\n\n".join(m.text for m in replies)
+    assert t("bot.location.mainland") in text and TERRITORY_QUESTION in text
+    assert "Tu es dans l'Hexagone" not in text  # mainland France is never offered as where one lives
+    assert len(replies[-1].buttons) == 7
+    assert not tracker(base_settings, user.user_id)["slots"].get("territory")
+
+
+async def test_a_location_in_the_ocean_is_not_placed_and_the_territory_is_asked(user, base_settings):
+    await user.send_raw(**location(*MID_ATLANTIC))
+    replies = await user.replies()
+    text = "\n\n".join(m.text for m in replies)
+    assert t("bot.location.unplaced") in text and TERRITORY_QUESTION in text
+    assert len(replies[-1].buttons) == 7
+    assert not tracker(base_settings, user.user_id)["slots"].get("territory")
+
+
+async def test_a_moving_live_location_is_not_answered_again(bot, user):
+    from tests.e2e.test_telegram_e2e import _inject
+
+    now = int(time.time())
+    await _inject(bot, {"update_id": 900101, "edited_message": {
+        "message_id": 9, "date": now, "edit_date": now, "location": {"latitude": 14.61, "longitude": -61.07,
+                                                                     "live_period": 900},
+        "chat": {"id": user.user_id, "type": "private"},
+        "from": {"id": user.user_id, "is_bot": False, "first_name": "Léa"}}})
+    await user.say("merci")
+    replies = await user.replies(settle=1.0)
+    assert t("bot.edited") not in [m.text for m in replies]
 
 
