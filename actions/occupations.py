@@ -42,7 +42,9 @@ class ActionRecruitingJobs(Action):
         sources = " ; ".join(dict.fromkeys(f"{claim.source} ({claim.year})" for _, claim in shown))
         buttons = [{"title": job.name, "payload": intent_payload("ask_occupation", occupation=job.rome)} for job, _ in shown]
         dispatcher.utter_message(
-            text=t("recruiting.list", territory_in=place.in_the) + "\n\n"
+            # The source line right under the sentence, no empty line: with buttons below, a blank line
+            # made the source look like a separate, orphan message on a phone.
+            text=t("recruiting.list", territory_in=place.in_the) + "\n"
             + source_lines(Sourced(sources, verified_on, review_on)),
             buttons=buttons,
         )

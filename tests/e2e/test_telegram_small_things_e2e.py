@@ -271,3 +271,12 @@ async def test_a_moving_live_location_is_not_answered_again(bot, user):
     assert t("bot.edited") not in [m.text for m in replies]
 
 
+# -- 4. the recruiting list's text ---------------------------------------------------------------------
+
+async def test_the_recruiting_list_has_its_source_right_under_the_sentence(user):
+    await user.say("quels métiers recrutent à la réunion ?")
+    listed = recruiting_list(await user.replies())
+    assert "Les métiers qui recrutent à La Réunion" in listed.text
+    answer = listed.text[listed.text.index("Les métiers qui recrutent"):]
+    assert "📈 Choisis-en un pour le découvrir :\nSource : " in answer and "\n\n" not in answer
+    assert listed.buttons
