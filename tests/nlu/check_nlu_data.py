@@ -32,7 +32,7 @@ HELDOUT_FAMILIES = ROOT / "tests" / "nlu" / "heldout_families.yml"
 # like the second one; their intents only keep the format valid.
 HELDOUT_ENTITIES = [ROOT / "tests" / "nlu" / "heldout_entities.yml", ROOT / "tests" / "nlu" / "heldout_entities_blind.yml"]
 
-INTENTS = ["greet", "goodbye", "thank", "bot_challenge", "ask_help", "ask_apprenticeship", "ask_apprentice_pay", "ask_apprenticeship_age", "ask_contract_types", "ask_find_employer", "request_cfa_contact", "ask_recruiting_jobs", "ask_occupation", "start_orientation", "ask_aids", "ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support", "ask_employer_aid", "ask_poec", "ask_akto", "ask_ici_cest_ma_place", "request_human", "ask_privacy", "delete_my_data", "out_of_scope", "affirm", "deny", "stop", "inform"]
+INTENTS = ["greet", "goodbye", "thank", "bot_challenge", "ask_help", "ask_apprenticeship", "ask_apprentice_pay", "ask_apprenticeship_age", "ask_contract_types", "ask_trial_period", "ask_contract_length", "ask_exam_leave", "ask_find_employer", "request_cfa_contact", "ask_recruiting_jobs", "ask_occupation", "start_orientation", "ask_aids", "ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support", "ask_employer_aid", "ask_poec", "ask_akto", "ask_ici_cest_ma_place", "request_human", "ask_privacy", "delete_my_data", "out_of_scope", "affirm", "deny", "stop", "inform"]
 # New FAQ topics created by staff in the console (domain/staged/*.yml, see
 # akto_data/training/staging.py): accepted with fewer examples and no held-out ones yet.
 STAGED_INTENTS = sorted({i if isinstance(i, str) else next(iter(i))
@@ -41,7 +41,11 @@ STAGED_INTENTS = sorted({i if isinstance(i, str) else next(iter(i))
                         - set(INTENTS))
 INTENTS = INTENTS + STAGED_INTENTS
 MIN_TRAIN = defaultdict(lambda: 30, inform=60, out_of_scope=60, **{i: 3 for i in STAGED_INTENTS})
-MIN_HELDOUT = defaultdict(lambda: 7, out_of_scope=25)
+# One-fact contract topics (issue 13) split from ask_contract_types: heldout.yml labels them
+# ask_contract_types (make eval scores them as that topic, stack/nlu_eval.py REFINES), and the
+# blind families set measures them; no examples of their own required there.
+REFINED_INTENTS = {"ask_trial_period", "ask_contract_length", "ask_exam_leave"}
+MIN_HELDOUT = defaultdict(lambda: 7, out_of_scope=25, **{i: 0 for i in REFINED_INTENTS})
 MIN_HELDOUT_TOTAL = 260
 
 TERRITORIES = {"guadeloupe", "martinique", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy", "hexagone"}
