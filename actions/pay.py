@@ -1,20 +1,20 @@
-"""Apprentice pay: ask age, contract year and territory (pay_form), then answer."""
+"""Apprentice pay: the figure at once with what is known (no question first), buttons to refine."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.sourcing import source_lines
+from akto_data.catalogue.pay_answer import pay_reply
 from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
-from akto_data.i18n import money
-from akto_data.i18n import text as t
 
 NUMBER = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")
+#: Ages an apprentice can have (15 after the 3e; no upper limit in some cases, 35 keeps typos out).
+MIN_AGE, MAX_AGE = 15, 35
 YEAR = re.compile(r"\b([123])\s*(?:re|er|ère|ere|e|è|eme|ème|nd|nde)?\b", re.IGNORECASE)
 
 
@@ -30,33 +30,6 @@ def parse_contract_year(value: Any) -> str | None:
     return match.group(1) if match else None
 
 
-class ValidatePayForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_pay_form"
-
-    def validate_age(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                     domain: dict[str, Any]) -> dict[str, Any]:
-        age = parse_age(value)
-        if age is None:
-            dispatcher.utter_message(response="utter_age_invalid")
-            return {"age": None}
-        if not 15 <= age <= 35:
-            dispatcher.utter_message(response="utter_age_out_of_range")
-            return {"age": None}
-        return {"age": str(age)}
-
-    def validate_contract_year(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: dict[str, Any]) -> dict[str, Any]:
-        year = parse_contract_year(value)
-        if year is None:
-            dispatcher.utter_message(response="utter_contract_year_invalid")
-        return {"contract_year": year}
-
-    def validate_territory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                           domain: dict[str, Any]) -> dict[str, Any]:
-        return validate_territory_value(value, dispatcher)
-
-
 def validate_territory_value(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
     if isinstance(value, str):
         with session_scope() as session:
@@ -67,26 +40,23 @@ def validate_territory_value(value: Any, dispatcher: CollectingDispatcher) -> di
 
 
 class ActionAnswerPay(Action):
+    """The pay figure at once, with what is known; buttons offer only what would change it."""
+
     def name(self) -> str:
         return "action_answer_pay"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         age = parse_age(tracker.get_slot("age"))
+        if age is not None and not MIN_AGE <= age <= MAX_AGE:
+            age = None  # not an apprentice's age (a mis-read number): show the table, not a wrong figure
+        band = parse_age(tracker.get_slot("pay_age_band"))
         year = parse_contract_year(tracker.get_slot("contract_year"))
         with session_scope() as session:
             catalogue = Catalogue(session)
             place = catalogue.territory(tracker.get_slot("territory") or "")
-            if age is None or year is None or place is None:
-                dispatcher.utter_message(response="utter_default")
-                return []
-            answer = catalogue.apprentice_pay(age, int(year), place.id)
-        values = {
-            "age": age, "year_label": t(f"pay.year_label.{year}"), "percent": answer.percent,
-            "territory_in": place.in_the, "sources": source_lines(answer.grid, answer.smic_source),
-        }
-        if answer.monthly_gross is None:
-            dispatcher.utter_message(response="utter_pay_result_no_smic", **values)
-        else:
-            dispatcher.utter_message(response="utter_pay_result", amount=money(answer.monthly_gross), **values)
+            reply = pay_reply(catalogue.document("apprentice_pay"), age=age, band_min=band,
+                              contract_year=int(year) if year else None,
+                              territory=(place.id, place.in_the) if place else None)
+        dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
         return []

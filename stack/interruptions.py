@@ -12,12 +12,12 @@ from pathlib import Path
 
 from akto_data.settings import PROJECT_ROOT
 
-FORMS = ("pay_form", "recruiting_form", "lead_form")
+FORMS = ("recruiting_form", "lead_form")
 #: intent -> the actions answering it (same as outside a form).
 ANSWERS: dict[str, tuple[str, ...]] = {
     **{intent: ("action_answer_faq",) for intent in (
         "ask_apprenticeship", "ask_apprenticeship_age", "ask_contract_types", "ask_find_employer", "ask_poec",
-        "ask_akto", "ask_ici_cest_ma_place")},
+        "ask_akto", "ask_ici_cest_ma_place", "ask_trial_period", "ask_contract_length", "ask_exam_leave")},
     **{intent: ("action_answer_aid",) for intent in (
         "ask_mobility_aid", "ask_driving_licence_aid", "ask_housing_aid", "ask_social_support", "ask_employer_aid")},
     "ask_aids": ("action_aid_finder",),

@@ -7,7 +7,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback, ActionStoreFeedback
-from actions.pay import ActionAnswerPay, ValidatePayForm, parse_age, parse_contract_year
+from actions.pay import ActionAnswerPay, parse_age, parse_contract_year, validate_territory_value
 from akto_data.review import feedback_by_topic, unanswered
 
 DOMAIN = {"responses": {
@@ -38,28 +38,70 @@ def test_contract_year_is_read_from_what_people_type(text, year):
     assert parse_contract_year(text) == year
 
 
-def test_impossible_age_is_asked_again_with_the_rules():
-    dispatcher = CollectingDispatcher()
-    assert ValidatePayForm().validate_age("12", dispatcher, tracker([]), {}) == {"age": None}
-    assert dispatcher.messages[0]["response"] == "utter_age_out_of_range"
-    dispatcher = CollectingDispatcher()
-    assert ValidatePayForm().validate_age("jsp", dispatcher, tracker([]), {}) == {"age": None}
-    assert dispatcher.messages[0]["response"] == "utter_age_invalid"
-
-
 def test_unknown_territory_is_refused(catalogue):
     dispatcher = CollectingDispatcher()
-    assert ValidatePayForm().validate_territory("paris", dispatcher, tracker([]), {}) == {"territory": None}
+    assert validate_territory_value("paris", dispatcher) == {"territory": None}
+    assert dispatcher.messages[0]["response"] == "utter_territory_invalid"
+
+
+async def pay(slots):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerPay().run(dispatcher, tracker([], slots), {})
+    assert len(dispatcher.messages) == 1  # one answer, no question before it
+    return dispatcher.messages[0]
 
 
 async def test_pay_answer_for_19_in_martinique_year_1(catalogue):
-    dispatcher = CollectingDispatcher()
-    await ActionAnswerPay().run(dispatcher, tracker([], {"age": "19", "contract_year": "1", "territory": "martinique"}), {})
-    message = dispatcher.messages[0]
-    assert message["response"] == "utter_pay_result"
-    assert message["percent"] == 43 and message["amount"] == "783,90\u00a0€"
-    assert "D6222-26" in message["sources"] and "vérifié le" in message["sources"]
-    assert message["territory_in"] == "en Martinique"
+    message = await pay({"age": "19", "contract_year": "1", "territory": "martinique"})
+    assert "43 % du SMIC, soit 783,90\u00a0€ brut par mois en Martinique" in message["text"]
+    assert "D6222-26" in message["text"] and "vérifié le" in message["text"]
+    assert message["buttons"] == []  # everything that changes the figure is known: nothing to refine
+    assert "J'ai compté" not in message["text"] and "Mayotte" not in message["text"]
+
+
+async def test_pay_answer_with_the_age_only_gives_both_smics_and_says_what_it_assumed(catalogue):
+    message = await pay({"age": "20"})
+    text = message["text"]
+    assert text.startswith("À 20 ans, en 1re année, un apprenti gagne au minimum 43 % du SMIC, soit 783,90")
+    assert "au SMIC de l'Hexagone et des DROM hors Mayotte" in text
+    assert "À Mayotte, où le SMIC est plus bas : 608,47\u00a0€" in text  # 1 415,05 € × 43 %
+    assert "J'ai compté la 1re année de contrat. En 2e année c'est 51 % du SMIC, en 3e année 67 %." in text
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert '/ask_apprentice_pay{"contract_year":"2"}' in payloads
+    assert '/ask_apprentice_pay{"territory":"mayotte"}' in payloads
+
+
+async def test_pay_answer_at_26_never_offers_the_contract_year(catalogue):
+    message = await pay({"age": "27", "territory": "guadeloupe"})
+    assert message["text"].startswith("À 27 ans, quelle que soit l'année de contrat, un apprenti gagne au minimum "
+                                      "100 % du SMIC, soit 1\u202f823,03\u00a0€ brut par mois en Guadeloupe")
+    assert message["buttons"] == [] and "J'ai compté" not in message["text"]
+    assert "minimum de ta branche" in message["text"]
+
+
+async def test_pay_answer_in_mayotte_uses_its_smic(catalogue):
+    message = await pay({"age": "17", "contract_year": "2", "territory": "mayotte"})
+    assert "39 % du SMIC, soit 551,87\u00a0€ brut par mois à Mayotte" in message["text"]  # 1 415,05 × 39 %
+
+
+async def test_pay_answer_without_an_age_gives_the_table_and_age_buttons(catalogue):
+    message = await pay({})
+    text = message["text"]
+    assert "• 18 à 20 ans : 43 % / 51 % / 67 %" in text and "• 26 ans et plus : 100 % chaque année" in text
+    assert "de 492,22\u00a0€ à 1\u202f823,03\u00a0€" in text and "à Mayotte" in text
+    assert [b["title"] for b in message["buttons"]] == ["Moins de 18 ans", "18 à 20 ans", "21 à 25 ans",
+                                                        "26 ans et plus"]
+    assert message["buttons"][1]["payload"] == '/ask_apprentice_pay{"pay_age_band":"18"}'
+
+
+async def test_pay_answer_for_an_age_band_button(catalogue):
+    message = await pay({"pay_age_band": "21", "territory": "martinique", "contract_year": "1"})
+    assert message["text"].startswith("De 21 à 25 ans, en 1re année, un apprenti gagne au minimum 53 % du SMIC")
+
+
+async def test_pay_answer_ignores_an_impossible_age(catalogue):
+    message = await pay({"age": "5"})
+    assert "• 18 à 20 ans" in message["text"]  # the table, not a figure for a 5-year-old
 
 
 def test_mayotte_uses_its_own_smic(cat):
