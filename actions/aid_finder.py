@@ -1,8 +1,11 @@
-"""Short eligibility chat for aids: status, age, territory, plans to move, main need.
+"""Short eligibility chat for aids: status, territory, plans to move, main need, age.
 
 Asked with buttons, one question at a time, skipping what the conversation already
-knows (age, territory). Ends with the aids that fit (amounts in force today, how
-to apply, who to ask, source). Progress lives in the ``aid_progress`` slot.
+knows (age, territory) and what cannot change the result (issue 13: the age is asked
+last, and only if an aid still possible has an age condition the answer decides). Ends
+with the aids that fit (amounts in force today, how to apply, who to ask, source), the
+aids the young person is too young for ("not yet, from 18"), and what was not asked.
+Progress lives in the ``aid_progress`` slot.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import aid_text
 from actions.pay import parse_age
 from actions.texts import intent_payload, latest_intent
-from akto_data.catalogue.eligibility import Profile, eligible
+from akto_data.catalogue.eligibility import Profile, eligible, too_young, worth_asking
 from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.db import session_scope
@@ -26,10 +29,10 @@ from akto_data.i18n import text as t
 #: (step, choices). Age choices are the ages representing each band of the rules.
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("status", ("apprentice", "future_apprentice", "jobseeker")),
-    ("age", ("16", "19", "23", "27", "30")),
     ("territory", HOME_TERRITORIES),
     ("destination", ("none", "hexagone", "other_overseas")),
     ("need", ("licence", "housing", "transport", "money", "none")),
+    ("age", ("16", "19", "23", "27", "30")),
 )
 AGE_LABELS = {"16": "15-17 ans", "19": "18-20 ans", "23": "21-25 ans", "27": "26-29 ans", "30": "30 ans et +"}
 
@@ -74,19 +77,30 @@ class ActionAidFinder(Action):
             answers.setdefault("age", str(known_age))
         if tracker.get_slot("territory") and catalogue.territory(tracker.get_slot("territory")):
             answers.setdefault("territory", tracker.get_slot("territory"))
+        aids = catalogue.aids()
+        skipped = []
         for step, choices in STEPS:
-            if step not in answers:
-                buttons = [{"title": label(catalogue, step, c), "payload": payload(step, c)} for c in choices]
-                dispatcher.utter_message(text=t(f"aidfinder.ask.{step}"), buttons=buttons)
-                return [SlotSet("aid_progress", json.dumps(answers))]
+            if step in answers:
+                continue
+            if not worth_asking(step, choices, aids, answers):
+                skipped.append(step)
+                continue
+            buttons = [{"title": label(catalogue, step, c), "payload": payload(step, c)} for c in choices]
+            dispatcher.utter_message(text=t(f"aidfinder.ask.{step}"), buttons=buttons)
+            return [SlotSet("aid_progress", json.dumps(answers))]
+        destination, need = answers.get("destination", "none"), answers.get("need", "none")
         profile = Profile(
-            age=int(answers["age"]), territory=answers["territory"], status=answers["status"],
-            destination=None if answers["destination"] == "none" else answers["destination"],
-            need=None if answers["need"] == "none" else answers["need"],
+            age=int(answers["age"]) if "age" in answers else None, territory=answers.get("territory"),
+            status=answers["status"], destination=None if destination == "none" else destination,
+            need=None if need == "none" else need,
         )
-        fits = eligible(catalogue.aids(), profile)
+        fits = eligible(aids, profile)
+        not_yet = [t("aidfinder.not_yet", name=aid.name, min_age=low, age=profile.age)
+                   for aid, low in too_young(aids, profile)]
+        notes = [*not_yet, *([t("aidfinder.skipped", what=", ".join(t(f"aidfinder.skipped.{s}") for s in skipped))]
+                             if skipped else [])]
         if not fits:
-            dispatcher.utter_message(text=t("aidfinder.none"))
+            dispatcher.utter_message(text="\n\n".join([t("aidfinder.none"), *notes]))
             return [SlotSet("aid_progress", None)]
         dispatcher.utter_message(text=t("aidfinder.results"))
         who = []
@@ -98,5 +112,7 @@ class ActionAidFinder(Action):
             aid = catalogue.aid(fit.aid_id)
             if aid is not None:
                 who.append(t(f"aidfinder.who.{aid.who_to_ask}"))
+        if notes:
+            dispatcher.utter_message(text="\n\n".join(notes))
         dispatcher.utter_message(text=t("aidfinder.ask_who", who=", ".join(dict.fromkeys(who))))
         return [SlotSet("aid_progress", None)]

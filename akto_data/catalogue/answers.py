@@ -57,6 +57,9 @@ def aid_text(catalogue: Catalogue, aid_id: str) -> str:
         raise LookupError(f"aid {aid_id!r} is not in the catalogue")
     aid = current.aid
     lines = [t("aid.title", name=aid.name), aid.summary]
+    conditions = aid_conditions(aid.eligibility or {})
+    if conditions:
+        lines.append(t("aid.conditions", conditions=conditions))
     for item in current.items:
         unit = item.get("unit", "once")
         lines.append(t(f"aid.item.{unit}", amount=money(item["amount"]), condition=item.get("condition", "")).rstrip())
@@ -64,6 +67,22 @@ def aid_text(catalogue: Catalogue, aid_id: str) -> str:
     lines.append("")
     lines.append(source_lines(Sourced(aid.source, aid.verified_on, aid.review_on)))
     return "\n".join(lines)
+
+
+def aid_conditions(rules: dict[str, Any]) -> str:
+    """The conditions that decide who gets an aid (age limits, then the notes), shown with it (issue 13).
+
+    The eligibility chat filters on them; a young person reading one aid must see them
+    too, e.g. that the State's driving-licence aid starts at 18.
+    """
+    parts = []
+    if rules.get("min_age") is not None and rules.get("min_age_jobseeker") is None:
+        parts.append(t("aid.condition.min_age", age=rules["min_age"]))
+    if rules.get("max_age") is not None:
+        parts.append(t("aid.condition.max_age", age=int(rules["max_age"]) + 1))
+    sentence = " ".join(p[:1].upper() + p[1:] + "." for p in parts)
+    notes = (rules.get("notes") or "").strip()
+    return " ".join(x for x in (sentence, notes) if x)
 
 
 def occupation_card(catalogue: Catalogue, rome: str, territory_id: str | None) -> tuple[str, Buttons] | None:

@@ -73,6 +73,7 @@ FORMS: dict[str, tuple[Field, ...]] = {
             Field("needs", "Besoins", "multi", NEEDS, optional=True),
             Field("company_size", "Taille d'entreprise", "select", ("", "under_250", "from_250"), optional=True),
             Field("min_age", "Âge minimum", "int", optional=True),
+            Field("min_age_jobseeker", "Âge minimum d'un demandeur d'emploi (s'il diffère)", "int", optional=True),
             Field("max_age", "Âge maximum", "int", optional=True),
             Field("notes", "Précisions", "textarea", optional=True),
         )),

@@ -74,3 +74,68 @@ async def test_chat_skips_what_is_known_and_ends_with_aids_and_who_to_ask(cat):
     assert any("500\u00a0€" in x and "Source" in x for x in texts)
     assert texts[-1].startswith("👉 À qui demander") and "ton CFA" in texts[-1]
     assert json.loads(progress)["status"] == "apprentice"
+
+
+# -- issue 13: ask only what changes the result, "not yet" with what applies instead --------
+
+async def walk(slots, answers):
+    """Runs the chat from ``ask_aids`` pressing ``answers`` (step -> choice) when asked; returns the asked steps."""
+    from actions.aid_finder import STEPS
+    dispatcher = CollectingDispatcher()
+    events = await ActionAidFinder().run(dispatcher, tracker("ask_aids", slots), {})
+    asked = []
+    questions = {"Tu es déjà en apprentissage ?": "status", "Tu as quel âge ?": "age", "Tu habites où ?": "territory",
+                 "Tu penses partir pour ta formation ?": "destination", "De quoi tu aurais le plus besoin ?": "need"}
+    for _ in STEPS:
+        step = questions.get(dispatcher.messages[-1]["text"])
+        if step is None:
+            break
+        asked.append(step)
+        progress = events[0]["value"]
+        dispatcher = CollectingDispatcher()
+        events = await ActionAidFinder().run(
+            dispatcher, tracker("aid_answer", {**slots, "aid_progress": progress}, f"{step}:{answers[step]}"), {})
+    return asked, [m["text"] for m in dispatcher.messages]
+
+
+async def test_chat_does_not_ask_the_age_when_no_remaining_aid_depends_on_it(cat):
+    asked, texts = await walk({}, {"status": "apprentice", "territory": "martinique", "destination": "none",
+                                   "need": "money"})
+    assert asked == ["status", "territory", "destination", "need"]
+    assert any("Accompagnement social" in x for x in texts)
+    assert any("Je ne t'ai pas demandé ton âge" in x for x in texts)
+
+
+async def test_chat_asks_the_age_last_when_it_decides_and_a_17_year_old_hears_not_yet(cat):
+    asked, texts = await walk({"territory": "guadeloupe"}, {"status": "apprentice", "destination": "none",
+                                                            "need": "licence", "age": "16"})
+    assert asked == ["status", "destination", "need", "age"]  # territory known: not asked
+    assert any("Pas encore pour toi : « Aide de l'État au permis de conduire (permis B) », c'est à partir de 18 ans"
+               in x for x in texts), texts
+
+
+def test_ladom_needs_18_for_a_jobseeker_and_16_in_alternance(cat):
+    assert "ladom_passport" not in ids(cat, Profile(17, "martinique", "jobseeker", "hexagone", None))
+    assert "ladom_passport" in ids(cat, Profile(17, "martinique", "future_apprentice", "hexagone", None))
+    assert "ladom_passport" in ids(cat, Profile(18, "martinique", "jobseeker", "hexagone", None))
+
+
+async def test_driving_licence_question_at_17_says_not_yet_and_what_applies_instead(cat):
+    from actions.answers import ActionAnswerAid
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerAid().run(dispatcher, tracker("ask_driving_licence_aid", {"age": "17", "territory": "martinique"}),
+                                {})
+    first, card = dispatcher.messages[0]["text"], dispatcher.messages[1]["text"]
+    assert first.startswith("⏳ Pas encore : « Aide de l'État au permis de conduire (permis B) », c'est à partir de "
+                            "18 ans, et tu as 17 ans"), first
+    assert "Ce qui peut déjà t'aider à 17 ans :\n• Accompagnement social des apprentis d'outre-mer (AKTO)" in first
+    assert "📋 Conditions : À partir de 18 ans. Tu dois être apprenti, avec ton contrat en cours." in card
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerAid().run(dispatcher, tracker("ask_driving_licence_aid", {"age": "18"}), {})
+    assert len(dispatcher.messages) == 1 and "Pas encore" not in dispatcher.messages[0]["text"]
+
+
+def test_every_aid_with_an_age_limit_shows_it(cat):
+    from akto_data.catalogue.answers import aid_text
+    assert "Moins de 30 ans." in aid_text(cat, "mobili_jeune")
+    assert "Il faut avoir 18 ans, ou 16 ans si tu es en alternance" in aid_text(cat, "ladom_passport")
