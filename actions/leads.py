@@ -29,6 +29,7 @@ from akto_data.leads.contact import (
     example_phone,
     match_town,
     parse_age_or_birth_date,
+    town_anywhere,
     town_names,
 )
 from akto_data.leads.form import REASONS, as_int, lead_summary
@@ -157,6 +158,15 @@ class ValidateLeadForm(UnitOfWorkMixin, FormValidationAction):
         if (kept := self._not_asked("territory", tracker)) is not None:
             return kept
         place = current().territory(str(value or ""))
+        if place is None:
+            # A commune typed as the answer ("Schœlcher") says the territory: never ask what it tells.
+            deduced = town_anywhere(str(value or ""), [(p.id, p.towns) for p in current().territories()
+                                                        if not p.destination_only])
+            if deduced is not None:
+                home = current().territory(deduced[0])
+                dispatcher.utter_message(text=t("lead.town_gives_territory", town=deduced[1],
+                                                territory_in=home.in_the if home else deduced[0]))
+                return {"territory": deduced[0], "lead_town": deduced[1]}
         if place is None or place.destination_only:
             dispatcher.utter_message(response="utter_territory_invalid")
             return {"territory": None}

@@ -56,6 +56,9 @@ class Catalogue:
     def territory(self, territory_id: str) -> CatTerritory | None:
         return self.session.get(CatTerritory, territory_id)
 
+    def territories(self) -> list[CatTerritory]:
+        return list(self.session.scalars(select(CatTerritory).order_by(CatTerritory.id)))
+
     def faq(self, topic: str) -> tuple[str, Sourced] | None:
         row = self.session.get(CatFaq, topic)
         return (row.answer, Sourced(row.source, row.verified_on, row.review_on)) if row else None

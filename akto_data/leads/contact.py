@@ -191,6 +191,24 @@ def match_town(raw: str, towns: list[str]) -> str | None:
     return keys[close[0]] if close else None
 
 
+#: "j'habite à", "je suis au", "moi c'est": words before a commune typed as an answer.
+_LIVE_AT = re.compile(r"^(?:j habite|jhabite|je vis|je suis|j suis|jsui|jsuis|moi c est|c est|chez moi c est)?\s*"
+                      r"(?:a|au|aux|en|sur|dans)?\s+|^(?:a|au|aux)\s+")
+
+
+def town_anywhere(raw: str, territories: list[tuple[str, list[str]]]) -> tuple[str, str] | None:
+    """(territory id, commune) when what was typed is a commune of exactly one territory, else None.
+
+    Answers "Tu habites où ?" with a commune ("Schœlcher", "j'habite à Kourou"): the
+    commune says the territory, so neither is asked again (issue 13). A name shared by
+    two territories ("Lamentin": Guadeloupe, "Le Lamentin": Martinique) deduces nothing.
+    """
+    key = _key(raw)
+    candidates = {key, _LIVE_AT.sub("", key, count=1).strip()}
+    found = {(tid, town) for tid, towns in territories for c in candidates if c and (town := match_town(c, towns))}
+    return found.pop() if len({tid for tid, _ in found}) == 1 and len(found) == 1 else None
+
+
 def town_names(towns: list[str]) -> list[str]:
     return [entry.split("|")[0].strip() for entry in towns]
 

@@ -142,3 +142,14 @@ def test_age_from_a_number_or_a_birth_date():
     assert parse_age_or_birth_date("28/11/2008", today) == 17  # birthday tomorrow
     assert parse_age_or_birth_date("31/02/2007", today) is None
     assert parse_age_or_birth_date("jsp", today) is None
+
+
+def test_a_commune_of_one_territory_gives_it_a_shared_name_gives_nothing():
+    from akto_data.leads.contact import town_anywhere
+    places = [("martinique", ["Schœlcher|schoelcher", "Le Lamentin", "Fort-de-France|fdf"]),
+              ("guadeloupe", ["Lamentin", "Pointe-à-Pitre|pap"]), ("guyane", ["Kourou"])]
+    assert town_anywhere("Schœlcher", places) == ("martinique", "Schœlcher")
+    assert town_anywhere("j'habite à kourou", places) == ("guyane", "Kourou")
+    assert town_anywhere("je suis a pap", places) == ("guadeloupe", "Pointe-à-Pitre")
+    assert town_anywhere("lamentin", places) is None
+    assert town_anywhere("paris", places) is None
