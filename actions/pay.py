@@ -11,6 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from akto_data.catalogue.pay_answer import pay_reply
 from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
+from akto_data.i18n import text as t
+from akto_data.leads.contact import town_anywhere
 
 NUMBER = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")
 #: Ages an apprentice can have (15 after the 3e; no upper limit in some cases, 35 keeps typos out).
@@ -31,10 +33,17 @@ def parse_contract_year(value: Any) -> str | None:
 
 
 def validate_territory_value(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """A territory id, or a commune typed instead (it says the territory, and is kept for the lead form)."""
     if isinstance(value, str):
         with session_scope() as session:
-            if Catalogue(session).territory(value) is not None:
+            catalogue = Catalogue(session)
+            if catalogue.territory(value) is not None:
                 return {"territory": value}
+            deduced = town_anywhere(value, [(p.id, p.towns) for p in catalogue.territories() if not p.destination_only])
+            home = catalogue.territory(deduced[0]) if deduced else None
+            if deduced is not None and home is not None:
+                dispatcher.utter_message(text=t("lead.town_gives_territory", town=deduced[1], territory_in=home.in_the))
+                return {"territory": deduced[0], "lead_town": deduced[1]}
     dispatcher.utter_message(response="utter_territory_invalid")
     return {"territory": None}
 

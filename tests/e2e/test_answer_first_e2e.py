@@ -123,3 +123,17 @@ def test_what_a_cfa_pays_for_never_opens_the_contact_form(rasa_stack, message):
     chat = RestChat(rasa_stack.settings.rasa_url)
     texts = [r.text for r in chat.say(message)]
     assert not any("ton prénom" in x or "je prépare ta demande" in x for x in texts), chat.dump()
+
+
+def test_the_recruiting_question_answered_with_a_commune_lists_that_territory(rasa_stack):
+    chat = RestChat(rasa_stack.settings.rasa_url)
+    replies = chat.say("quels métiers recrutent ?")
+    assert "tu habites où" in replies[-1].text.lower(), chat.dump()
+    texts = [r.text for r in chat.say("j'habite à Schœlcher")]
+    assert "Schœlcher, c'est en Martinique : je note les deux 👍" in texts, chat.dump()
+    assert any("qui recrutent en Martinique" in x for x in texts), chat.dump()
+    # The commune is kept: the lead form asks neither the territory nor the commune.
+    lead = chat.say("je veux être contacté par un CFA")
+    lead = chat.press(lead[-1], "Léa")
+    lead = chat.say("19")
+    assert not any("tu habites où" in r.text.lower() or "quelle commune" in r.text.lower() for r in lead), chat.dump()
