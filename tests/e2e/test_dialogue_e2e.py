@@ -5,16 +5,16 @@ from __future__ import annotations
 from akto_data.review import unanswered
 
 
-async def test_pay_question_asks_what_is_missing_with_buttons_and_answers_with_source(user):
+async def test_pay_question_gets_the_figure_first_then_a_territory_button_refines_it_with_source(user):
+    # Issue 13: the figure in the first reply, no question before it (the year assumed and said,
+    # Mayotte's amount beside the usual SMIC's); the territory offered as a button.
     await user.say("g 19 ans jsui payé cb en apprentissage")
-    asked = await user.replies()
-    year_question = asked[-1]
-    assert "année de contrat" in year_question.text
-    await user.press(year_question, "1re année")
-    where = (await user.replies())[-1]
-    assert "Tu habites où" in where.text
-    await user.press(where, "Martinique")
-    answer = await user.replies()
+    first = await user.replies(count=2)
+    figure = first[0]
+    assert "43 %" in figure.text and "783,90" in figure.text and "608,47" in figure.text
+    assert "J'ai compté la 1re année" in figure.text and "Tu habites où" not in figure.text
+    await user.press(figure, "Martinique")
+    answer = await user.replies(count=2)
     text = answer[0].text
     assert "43 %" in text and "783,90" in text and "en Martinique" in text
     assert "D6222-26" in text and "vérifié le" in text
