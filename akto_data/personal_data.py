@@ -71,7 +71,7 @@ from akto_data.takeover.core import chat_requests, erase_chat_takeovers, expire_
 
 #: Slots of ``domain/*.yml`` that describe the young person (shown by /mes_donnees).
 PERSONAL_SLOTS: tuple[str, ...] = (
-    "start_source", "territory", "age", "contract_year", "occupation", "diploma_level",
+    "start_source", "territory", "age", "pay_age_band", "contract_year", "occupation", "diploma_level",
     "aid_progress", "quiz_progress",
     "lead_first_name", "lead_town", "lead_start", "lead_employer", "lead_mobility", "lead_cfa_territory",
     "lead_cfa", "lead_contact_channel", "lead_contact_value", "lead_reasons", "lead_reasons_picked",

@@ -109,7 +109,7 @@ def conversation(sender: str, start: float) -> list[dict[str, Any]]:
                               "message_id": f"m{moment}", "metadata": profile,
                               "intent_ranking": [{"name": intent, "confidence": 0.91}]}))
     values: dict[str, Any] = {
-        "start_source": "cfa_972-umih", "territory": "martinique", "age": "19", "contract_year": "1",
+        "start_source": "cfa_972-umih", "territory": "martinique", "age": "19", "pay_age_band": "18", "contract_year": "1",
         "occupation": "G1602", "diploma_level": "3", "aid_progress": json.dumps({"need": "licence"}),
         "quiz_progress": json.dumps({"q1": "a"}), "lead_first_name": FIRST_NAME, "lead_town": "Sainte-Luce",
         "lead_start": "rentree", "lead_employer": "no", "lead_mobility": "islands", "lead_cfa_territory": "guadeloupe",
