@@ -108,14 +108,13 @@ def test_a_commune_of_two_territories_deduces_nothing(rasa_stack):
     assert "Tu habites où" in replies[-1].text or "Choisis ton territoire" in replies[-1].text, chat.dump()
 
 
-#: Read as request_cfa_contact by the NLU (13-C's nlu/): strict xfail, so a fix shows as XPASS to remove the mark.
-NLU_MISS = pytest.mark.xfail(strict=True, reason="NLU reads it as request_cfa_contact (nlu/ is 13-C's); no rule or "
-                                                 "action opens the form for another intent")
+#: Still read as request_cfa_contact by the NLU after the examples of 2026-11-30: strict xfail, so a
+#: fix shows as XPASS and the mark must go.
+NLU_MISS = pytest.mark.xfail(strict=True, reason="NLU still reads it as request_cfa_contact; no rule or action opens "
+                                                 "the form for another intent")
 CFA_PAYS_FOR = ["est-ce que le CFA paie les repas ?", "le CFA rembourse l'hébergement ?", "le cfa paye le transport ?",
-                pytest.param("le cfa paie mes repas", marks=NLU_MISS),
-                pytest.param("qui paie mon matériel au cfa", marks=NLU_MISS),
-                pytest.param("le cfa prend en charge la cantine ?", marks=NLU_MISS),
-                pytest.param("est-ce que le cfa fournit la tenue", marks=NLU_MISS)]
+                "le cfa paie mes repas", pytest.param("qui paie mon matériel au cfa", marks=NLU_MISS),
+                "le cfa prend en charge la cantine ?", "est-ce que le cfa fournit la tenue"]
 
 
 @pytest.mark.parametrize("message", CFA_PAYS_FOR)
