@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from akto_data.catalogue.answers import intent_payload, source_lines
-from akto_data.catalogue.queries import Sourced
+from akto_data.catalogue.queries import Smic, Sourced, smic_on
 from akto_data.i18n import money
 from akto_data.i18n import text as t
 
@@ -33,13 +33,6 @@ USUAL = "hexagone"
 #: The territories offered as refinement buttons, in the order of the territory question.
 TERRITORY_BUTTONS = ("martinique", "guadeloupe", "guyane", "reunion", "mayotte", "saint_martin", "saint_barthelemy")
 INTENT = "ask_apprentice_pay"
-
-
-@dataclass(frozen=True)
-class Smic:
-    territories: tuple[str, ...]
-    monthly_gross: Decimal
-    source: Sourced
 
 
 @dataclass
@@ -56,21 +49,6 @@ def band_for(rules: dict[str, Any], age: int) -> dict[str, Any]:
         if band["min_age"] <= age <= band["max_age"]:
             return dict(band)
     raise ValueError(f"no pay band for age {age}")
-
-
-def smic_on(rules: dict[str, Any], on: date) -> list[Smic]:
-    """The SMIC of each territory group in force on ``on`` (groups without one are left out)."""
-    review = date.fromisoformat(rules["review_on"])
-    found = []
-    for group in rules["smic"]:
-        current = None
-        for period in sorted(group["periods"], key=lambda p: p["start"]):
-            if date.fromisoformat(period["start"]) <= on:
-                current = period
-        if current is not None:
-            source = Sourced(current["source"], date.fromisoformat(current["verified_on"]), review)
-            found.append(Smic(tuple(group["territories"]), Decimal(str(current["monthly_gross"])), source))
-    return found
 
 
 def _amount(smic: Decimal, percent: int) -> Decimal:

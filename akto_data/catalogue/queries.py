@@ -191,17 +191,30 @@ def pay_from_rules(rules: dict[str, Any], age: int, contract_year: int, territor
     """Minimum gross monthly pay, from the grid (% of SMIC) and the territory's SMIC on ``on``."""
     on = on or date.today()
     percent = percent_of_smic(age, contract_year, rules)
-    smic, smic_source = None, None
-    for group in rules["smic"]:
-        if territory_id in group["territories"]:
-            current = None
-            for period in sorted(group["periods"], key=lambda p: p["start"]):
-                if date.fromisoformat(period["start"]) <= on:
-                    current = period
-            if current is not None:
-                smic = Decimal(str(current["monthly_gross"]))
-                verified = date.fromisoformat(current["verified_on"])
-                smic_source = Sourced(current["source"], verified, date.fromisoformat(rules["review_on"]))
+    found = next((group for group in smic_on(rules, on) if territory_id in group.territories), None)
+    smic = found.monthly_gross if found else None
     amount = (smic * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if smic else None
     grid = Sourced(rules["source"], date.fromisoformat(rules["verified_on"]), date.fromisoformat(rules["review_on"]))
-    return PayAnswer(age, contract_year, territory_id, percent, amount, smic, grid, smic_source)
+    return PayAnswer(age, contract_year, territory_id, percent, amount, smic, grid, found.source if found else None)
+
+
+@dataclass(frozen=True)
+class Smic:
+    territories: tuple[str, ...]
+    monthly_gross: Decimal
+    source: Sourced
+
+
+def smic_on(rules: dict[str, Any], on: date) -> list[Smic]:
+    """The SMIC of each territory group in force on ``on`` (groups without one are left out)."""
+    review = date.fromisoformat(rules["review_on"])
+    found = []
+    for group in rules["smic"]:
+        current = None
+        for period in sorted(group["periods"], key=lambda p: p["start"]):
+            if date.fromisoformat(period["start"]) <= on:
+                current = period
+        if current is not None:
+            source = Sourced(current["source"], date.fromisoformat(current["verified_on"]), review)
+            found.append(Smic(tuple(group["territories"]), Decimal(str(current["monthly_gross"])), source))
+    return found
