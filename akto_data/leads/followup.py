@@ -84,10 +84,13 @@ def cfa_calendar(session: Session, cfa_id: str, fallback: str | None = None,
     return result
 
 
-def first_email_sent() -> Select[int | None, datetime | None]:
-    """(lead_id, sent_at) of each lead's first lead e-mail that went out: when it reached the CFA."""
+def first_email_sent(channels: tuple[str, ...] = ("email",)) -> Select[int | None, datetime | None]:
+    """(lead_id, sent_at) of each lead's first lead delivery on ``channels`` that went through, in
+    SQL (one subquery, no per-lead load of the outbox). Reminders and the digest count the
+    e-mail (they go by e-mail); the young person's steps count a webhook call too (a CFA
+    without an address is reached by its webhook)."""
     return (select(OutboxMessage.lead_id, func.min(OutboxMessage.sent_at).label("sent_at"))
-            .where(OutboxMessage.kind == "lead", OutboxMessage.channel == "email", OutboxMessage.state == SENT,
+            .where(OutboxMessage.kind == "lead", OutboxMessage.channel.in_(channels), OutboxMessage.state == SENT,
                    OutboxMessage.lead_id.is_not(None))
             .group_by(OutboxMessage.lead_id))
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,12 +46,11 @@ from akto_data.catalogue.tables import CatCfa
 from akto_data.cfa.settings import is_paused, paused_cfas
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
-from akto_data.leads.followup import Calendar, cfa_calendar
+from akto_data.leads.followup import Calendar, cfa_calendar, first_email_sent
 from akto_data.leads.lifecycle import ANSWERED, CLOSED, add_working_days, apply_status
 from akto_data.leads.matching import CfaMatch, chosen_match, matching_cfas
 from akto_data.leads.models import Lead, LeadMessage, LeadStatusEvent, OutboxMessage
 from akto_data.leads.notices import TELEGRAM_CHAT_SQL, is_telegram_chat
-from akto_data.leads.outbox import SENT
 from akto_data.leads.store import CfaPaused, DuplicateLead, TooManyLeads, create_lead
 from akto_data.models import as_utc, utcnow
 
@@ -127,16 +126,6 @@ def _queue_once(session: Session, lead: Lead, column: str, row: OutboxMessage, n
 
 # -- the time-based steps ----------------------------------------------------------------------
 
-def first_reached() -> Select[int | None, datetime | None]:
-    """(lead_id, sent_at) of each lead's first lead e-mail or webhook call that went through:
-    when it reached the CFA, in SQL (one subquery, no per-lead load of the outbox). Unlike :func:`akto_data.leads.followup.first_email_sent`, a webhook call
-    counts: a CFA without an address is reached by its webhook."""
-    return (select(OutboxMessage.lead_id, func.min(OutboxMessage.sent_at).label("sent_at"))
-            .where(OutboxMessage.kind == "lead", OutboxMessage.channel.in_(("email", "webhook")),
-                   OutboxMessage.state == SENT, OutboxMessage.lead_id.is_not(None))
-            .group_by(OutboxMessage.lead_id))
-
-
 def _still_waiting() -> tuple[ColumnElement[bool], ...]:
     """SQL of :func:`waiting_on_cfa`: data kept, open, a Telegram chat, no answer from the CFA
     (no answering status now or ever, no message)."""
@@ -194,7 +183,7 @@ def queue_followups(session: Session, now: datetime, days: int = 7) -> int:
     One query selects exactly the leads due (reached at least ``days`` ago, still waiting,
     not asked yet): nothing is loaded, lead by lead, to be dropped.
     """
-    reached = first_reached().subquery()
+    reached = first_email_sent(("email", "webhook")).subquery()
     due = session.scalars(select(Lead).join(reached, reached.c.lead_id == Lead.id).where(
         Lead.followup_asked_at.is_(None), reached.c.sent_at <= now - timedelta(days=days), *_still_waiting())
         .order_by(Lead.id)).all()
@@ -216,7 +205,7 @@ def queue_reroutes(session: Session, now: datetime) -> int:
     :data:`RECHECK_NO_OTHER_CFA` (:class:`NoOtherCfaGuard`).
     """
     paused = paused_cfas(session)
-    reached = first_reached().subquery()
+    reached = first_email_sent(("email", "webhook")).subquery()
     due_or_paused = or_(reached.c.sent_at <= now - timedelta(days=REROUTE_AFTER_WORKING_DAYS),
                         Lead.cfa_id.in_(sorted(paused)))
     rows = session.execute(select(Lead, reached.c.sent_at).outerjoin(reached, reached.c.lead_id == Lead.id).where(
