@@ -19,6 +19,9 @@ from akto_data.settings import PROJECT_ROOT, var_dir
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODELS_DIR = PROJECT_ROOT / "models"
 TRAINING_INPUTS = ("config.yml", "domain", "nlu", "stories", "rasa_components")
+#: Code loaded by the Rasa server, never by training (hot-path changes, our channel):
+#: changing it must not retrain the model.
+SERVING_ONLY = Path("rasa_components") / "serving"
 
 
 def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
@@ -26,7 +29,8 @@ def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
     for name in TRAINING_INPUTS:
         path = root / name
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".py"}))
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".py"}
+                                and not p.relative_to(root).is_relative_to(SERVING_ONLY)))
         elif path.exists():
             files.append(path)
     return files

@@ -33,7 +33,7 @@ RASA_PYTHON = RASA_BIN.parent / "python"
 #: the process is not in ``/proc/<pid>/cmdline``, so ``ps`` never shows the token
 #: (Rasa 3.6 takes it only on its command line).
 RASA_WITH_TOKEN = (
-    "import os, sys; import rasa_components.runtime as runtime; runtime.install(); "
+    "import os, sys; import rasa_components.serving as serving; serving.install(); "
     "from rasa.__main__ import main; "
     "token = os.environ.pop('RASA_AUTH_TOKEN', ''); sys.argv[0] = 'rasa'; "
     "sys.argv += ['--auth-token', token] if token else []; sys.exit(main())"
