@@ -2,11 +2,16 @@
 
 ``stack.services.RASA_WITH_TOKEN`` calls :func:`install` in every Rasa server it
 starts (embedded default and production topology). A plain ``rasa run`` of the same
-model does not, which is what ``make load`` compares us with.
+model does not, which is what ``make load`` compares us with. This package is left
+out of the model fingerprint (``stack.model.SERVING_ONLY``): training never loads it.
 """
 
 from __future__ import annotations
 
 
 def install() -> None:
-    """Install the Rasa hot-path changes (issue 14); each one says why where it is made."""
+    """Install every serving-time change; each module says why it exists."""
+    from rasa_components.serving import hot_path, idempotency
+
+    hot_path.install()
+    idempotency.install()
