@@ -79,6 +79,9 @@ class Settings:
     flood_window: float = 30.0
     # Presses of our buttons have their own, looser limit in the same window.
     flood_max_presses: int = 30
+    # Set: several bot processes share the flood limits, the per-chat order and pacing and
+    # Telegram's global budget through this Redis (akto_data.shared_state); unset: in memory.
+    redis_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     # Signed links in lead e-mails point here (the status page of the outbox worker).
     lead_links_base_url: str = "http://127.0.0.1:8090"
@@ -135,6 +138,7 @@ def load_settings() -> Settings:
         flood_max_messages=_env_int("FLOOD_MAX_MESSAGES", Settings.flood_max_messages),
         flood_window=_env_float("FLOOD_WINDOW", Settings.flood_window),
         flood_max_presses=_env_int("FLOOD_MAX_PRESSES", Settings.flood_max_presses),
+        redis_url=os.environ.get("REDIS_URL") or None,
         log_level=os.environ.get("LOG_LEVEL", Settings.log_level),
         lead_links_base_url=os.environ.get("LEAD_LINKS_BASE_URL", Settings.lead_links_base_url).rstrip("/"),
         lead_links_listen=os.environ.get("LEAD_LINKS_LISTEN", Settings.lead_links_listen),
