@@ -45,6 +45,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _env_urls(name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses, trailing slashes dropped."""
+    return tuple(url.strip().rstrip("/") for url in os.environ.get(name, "").split(",") if url.strip())
+
+
 def default_database_url() -> str:
     """One SQLite file shared by our tables and Rasa's tracker store."""
     return f"sqlite:///{var_dir() / 'assistant.db'}"
@@ -82,6 +87,20 @@ class Settings:
     # Set: several bot processes share the flood limits, the per-chat order and pacing and
     # Telegram's global budget through this Redis (akto_data.shared_state); unset: in memory.
     redis_url: str | None = field(default=None, repr=False)
+    # Production topology (stack/topology.py, README "Production topology"): RabbitMQ of Rasa's
+    # event broker; how many Rasa and action servers ``make run`` starts behind the balancer
+    # (RASA_URL is then the balancer, ACTION_SERVER_URL too with several action servers); each
+    # Rasa server's own address (``PUT /model`` goes to every one; empty: OS-picked ports on this
+    # machine, or RASA_URL alone); the balancer's runtime API, to take a server out of rotation
+    # while it loads a model; the queue and exchange every Rasa event is published to.
+    rabbitmq_url: str | None = field(default=None, repr=False)
+    rasa_servers: int = 1
+    rasa_server_urls: tuple[str, ...] = ()
+    action_servers: int = 1
+    action_server_urls: tuple[str, ...] = ()
+    balancer_admin: str | None = None
+    events_queue: str = "rasa_events"
+    events_exchange: str = "rasa-exchange"
     log_level: str = "INFO"
     # Signed links in lead e-mails point here (the status page of the outbox worker).
     lead_links_base_url: str = "http://127.0.0.1:8090"
@@ -139,6 +158,14 @@ def load_settings() -> Settings:
         flood_window=_env_float("FLOOD_WINDOW", Settings.flood_window),
         flood_max_presses=_env_int("FLOOD_MAX_PRESSES", Settings.flood_max_presses),
         redis_url=os.environ.get("REDIS_URL") or None,
+        rabbitmq_url=os.environ.get("RABBITMQ_URL") or None,
+        rasa_servers=_env_int("RASA_SERVERS", Settings.rasa_servers),
+        rasa_server_urls=_env_urls("RASA_SERVER_URLS"),
+        action_servers=_env_int("ACTION_SERVERS", Settings.action_servers),
+        action_server_urls=_env_urls("ACTION_SERVER_URLS"),
+        balancer_admin=os.environ.get("BALANCER_ADMIN") or None,
+        events_queue=os.environ.get("RASA_EVENTS_QUEUE") or Settings.events_queue,
+        events_exchange=os.environ.get("RASA_EVENTS_EXCHANGE") or Settings.events_exchange,
         log_level=os.environ.get("LOG_LEVEL", Settings.log_level),
         lead_links_base_url=os.environ.get("LEAD_LINKS_BASE_URL", Settings.lead_links_base_url).rstrip("/"),
         lead_links_listen=os.environ.get("LEAD_LINKS_LISTEN", Settings.lead_links_listen),
