@@ -16,10 +16,22 @@ they queue. Messages and commands share one limit; presses of our buttons have t
 own, looser one (a quiz answered quickly must not be cut short, but a client
 hammering buttons is slowed down too). A dropped update is lost on purpose: the
 user was told once, and a dropped press leaves its keyboard usable.
+
+Several bot processes behind one webhook (``REDIS_URL``, ``shared``): the same rules
+hold across them. The limits are counted in Redis; the chat's queue is a Redis sorted
+set by ``update_id`` that the holder of the chat's Redis lock works through, whichever
+process received each update (:mod:`akto_data.shared_state`), and :meth:`sweep` runs
+the chats a dead process left with pending updates. If Redis does not answer, the
+process falls back to its own limits and queue (the update is run here, never
+dropped); an update already handed to Redis may then run twice once Redis is back,
+which the stable ``message_id`` sent to Rasa turns into a repeated answer at worst.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,40 +40,65 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from akto_data.shared_state import LOCK_TTL, ChatQueue, SharedState, Unavailable
 from bot.guard import Admission, FloodLimiter
 
 log = logging.getLogger(__name__)
 
 OnFlood = Callable[[Update], Awaitable[None]]
+#: Runs an update received by any process, from its JSON (``Update.to_dict()``).
+RunUpdate = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int, flood: FloodLimiter, on_flood: OnFlood | None,
-                 presses: FloodLimiter | None = None) -> None:
+                 presses: FloodLimiter | None = None, *, shared: SharedState | None = None,
+                 run_update: RunUpdate | None = None) -> None:
         super().__init__(max_concurrent_updates)
         self._flood = flood
         self._presses = presses
         self._on_flood = on_flood
         #: Chats with an update running; the deque holds their updates still to run, in order.
         self._queues: dict[int, deque[Awaitable[Any]]] = {}
+        self.shared = shared
+        #: Set by the front once its application exists (runs updates queued by other processes).
+        self.run_update = run_update
 
     def _limiter_for(self, update: Update) -> FloodLimiter | None:
         return self._presses if update.callback_query is not None else self._flood
+
+    async def _admit(self, update: Update, user_key: str) -> Admission:
+        limiter = self._limiter_for(update)
+        if limiter is None:
+            return Admission.ACCEPT
+        if self.shared is not None:
+            kind = "press" if update.callback_query is not None else "message"
+            try:
+                return Admission(await self.shared.admit(kind, user_key, limiter.max_messages, limiter.window))
+            except Unavailable:
+                pass  # this process's own count while Redis is away
+        return limiter.admit(user_key)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         if not isinstance(update, Update) or update.effective_chat is None:
             await coroutine
             return
         user = update.effective_user
-        limiter = self._limiter_for(update)
-        if user is not None and limiter is not None:
-            admission = limiter.admit(str(user.id))
+        if user is not None:
+            admission = await self._admit(update, str(user.id))
             if admission is not Admission.ACCEPT:
                 _close(coroutine)
                 if admission is Admission.WARN and self._on_flood is not None:
                     await self._on_flood(update)
                 return
         chat_id = update.effective_chat.id
+        if self.shared is not None and self.run_update is not None:
+            with contextlib.suppress(Unavailable):  # Redis away: run it here, in this process's order
+                if await self._shared_run(update, coroutine, self.shared.chat_queue(chat_id)):
+                    return
+        await self._local_run(chat_id, coroutine)
+
+    async def _local_run(self, chat_id: int, coroutine: Awaitable[Any]) -> None:
         queue = self._queues.get(chat_id)
         if queue is not None:  # the chat is busy: its running update will run this one, in order
             queue.append(coroutine)
@@ -76,6 +113,91 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             for left in queue:  # only when cancelled (shutdown): nothing may stay un-awaited
                 _close(left)
 
+    async def _shared_run(self, update: Update, coroutine: Awaitable[Any], queue: ChatQueue) -> bool:
+        """Queue ``update`` in Redis and run the chat's queue if nobody does; False if it must run here.
+
+        Raises :class:`Unavailable` before the update is in Redis (the caller runs it here).
+        """
+        await queue.add(update.update_id, json.dumps(update.to_dict(), separators=(",", ":")))
+        try:
+            if not await queue.lock():
+                _close(coroutine)  # the chat's holder (maybe another process) runs it in order
+                return True
+        except Unavailable:
+            return False  # queued but nobody may run it: run it here too (at least once)
+        own = _Own(update.update_id, coroutine)
+        try:
+            await self._drain(queue, own)
+        except Unavailable:
+            if own.coroutine is not None:  # Redis went away before its turn: run it here, never drop it
+                await _run(own.coroutine)
+                own.coroutine = None
+        if own.coroutine is not None:  # the lock was lost: the new holder runs it from Redis
+            _close(own.coroutine)
+        return True
+
+    async def _drain(self, queue: ChatQueue, own: _Own | None) -> None:
+        """Run the chat's pending updates in ``update_id`` order while holding its lock.
+
+        ``own`` (this process's coroutine of the update that made it take the lock) is run
+        as is when its turn comes. The lock is renewed in the background; if it is lost
+        (this process stalled past :data:`LOCK_TTL`), draining stops after the current
+        update and the new holder goes on.
+        """
+        lost = asyncio.Event()
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(LOCK_TTL / 3)
+                try:
+                    if not await queue.renew():
+                        lost.set()
+                        return
+                except Unavailable:
+                    continue
+
+        keeper = asyncio.create_task(keep())
+        try:
+            while not lost.is_set():
+                head = await queue.head()
+                if head is None:
+                    if await queue.finish():
+                        continue
+                    return
+                update_id, payload = head
+                if own is not None and own.coroutine is not None and update_id == own.update_id:
+                    running, own.coroutine = own.coroutine, None
+                    await _run(running)
+                else:
+                    await self._run_payload(payload)
+                await queue.done(payload)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _run_payload(self, payload: str) -> None:
+        assert self.run_update is not None
+        try:
+            await self.run_update(json.loads(payload))
+        except Exception:
+            log.exception("queued update failed")
+
+    async def sweep(self) -> int:
+        """Run the chats whose holder went away with updates pending; how many chats were run."""
+        if self.shared is None or self.run_update is None:
+            return 0
+        ran = 0
+        try:
+            for chat in await self.shared.orphans():
+                queue = self.shared.chat_queue(chat)
+                if await queue.lock():
+                    await self._drain(queue, None)
+                    ran += 1
+        except Unavailable:
+            pass  # logged once by the shared state; the next round tries again
+        return ran
+
     async def initialize(self) -> None:
         """Nothing to set up."""
 
@@ -83,6 +205,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._flood.forget_idle()
         if self._presses is not None:
             self._presses.forget_idle()
+
+
+class _Own:
+    """The coroutine python-telegram-bot made for the update this process received (None once run)."""
+
+    def __init__(self, update_id: int, coroutine: Awaitable[Any]) -> None:
+        self.update_id = update_id
+        self.coroutine: Awaitable[Any] | None = coroutine
 
 
 async def _run(coroutine: Awaitable[Any]) -> None:

@@ -55,9 +55,11 @@ from akto_data.leads.youth import BUTTON_PREFIX as LEAD_BUTTON_PREFIX
 from akto_data.leads.youth import press_lead_button_now
 from akto_data.privacy import erase_chat, what_we_hold
 from akto_data.settings import Settings
+from akto_data.shared_state import SharedState, namespace
 from bot.conversation import MEDIA_TEXT_KEYS, Conversation, Send, UserAction
 from bot.guard import FloodLimiter
-from bot.pacing import ChatPacer
+from bot.pacing import ChatPacer, SharedRateLimiter
+from bot.periodic import PeriodicTask
 from bot.processor import PerChatUpdateProcessor
 from bot.rasa_client import RasaClient
 from bot.replies import TELEGRAM_TEXT_LIMIT, Button, OutgoingMessage, split_text
@@ -72,6 +74,8 @@ OUR_COMMANDS = ("aide", "annuler", "confidentialite")
 MENU_COMMANDS = ("start", *OUR_COMMANDS, "mes_donnees", "supprimer")
 #: Telegram clears "typing…" after about 5 s: re-sent this often while the answer is prepared.
 TYPING_EVERY = 4.0
+#: How often each process looks for chats a dead bot process left with updates pending (Redis only).
+SWEEP_EVERY = 2.0
 #: Payloads of buttons the bot answers itself (data rights), never sent to Rasa.
 ERASE_YES, ERASE_NO = "bot:erase-yes", "bot:erase-no"
 MEDIA_FILTER = (
@@ -151,14 +155,35 @@ async def set_command_menu(bot: Bot) -> bool:
     return True
 
 
+class ChatSweeper(PeriodicTask):
+    """Runs the chats whose bot process died with updates pending in Redis (:meth:`PerChatUpdateProcessor.sweep`)."""
+
+    name = "chat-sweeper"
+
+    def __init__(self, processor: PerChatUpdateProcessor, interval: float = SWEEP_EVERY) -> None:
+        super().__init__(interval)
+        self.processor = processor
+
+    async def run_once(self) -> int:
+        return await self.processor.sweep()
+
+
 class TelegramFront:
-    """Holds what the handlers share: the conversation core, pacing, the bot."""
+    """Holds what the handlers share: the conversation core, pacing, the bot.
+
+    With ``REDIS_URL`` (several bot processes behind one webhook) the flood limits, the
+    per-chat order, the per-chat pacing and Telegram's global budget are shared through
+    Redis (:mod:`akto_data.shared_state`); without it they live in this process's memory.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.rasa = RasaClient(settings.rasa_url, token=settings.rasa_auth_token)
         self.conversation = Conversation(settings, self.rasa, takeovers=True, relay=True)
-        self.pacer = ChatPacer(settings.chat_min_interval)
+        self.shared: SharedState | None = None
+        if settings.redis_url and settings.telegram_token:
+            self.shared = SharedState(settings.redis_url, namespace(settings.telegram_token))
+        self.pacer = ChatPacer(settings.chat_min_interval, shared=self.shared)
         self.flood = FloodLimiter(settings.flood_max_messages, settings.flood_window)
         self.presses = FloodLimiter(settings.flood_max_presses, settings.flood_window)
         self.bot_username: str | None = None
@@ -309,6 +334,7 @@ class TelegramFront:
 
     async def on_flood(self, update: Update) -> None:
         if update.effective_chat is not None and self.application is not None:
+            await self.pacer.wait(chat_of(update))
             await self.application.bot.send_message(chat_of(update), t("bot.flood"))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -324,12 +350,14 @@ class TelegramFront:
         """The python-telegram-bot application. ``request`` lets tests bridge the emulator."""
         if not self.settings.telegram_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is required for the Telegram front")
+        self.processor = PerChatUpdateProcessor(256, self.flood, self.on_flood, presses=self.presses,
+                                                shared=self.shared, run_update=self._run_queued)
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_token)
             .base_url(self.settings.telegram_api_base_url)
-            .rate_limiter(AIORateLimiter())
-            .concurrent_updates(PerChatUpdateProcessor(256, self.flood, self.on_flood, presses=self.presses))
+            .rate_limiter(SharedRateLimiter(self.shared) if self.shared is not None else AIORateLimiter())
+            .concurrent_updates(self.processor)
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)
         )
@@ -353,6 +381,13 @@ class TelegramFront:
         self.application = app
         return app
 
+    async def _run_queued(self, data: dict[str, Any]) -> None:
+        """An update another bot process received, run here in its chat's turn (Redis)."""
+        app = self.application
+        if app is None:
+            raise RuntimeError("application not built")
+        await app.process_update(Update.de_json(data, app.bot))
+
     async def _post_init(self, app: Application) -> None:
         await asyncio.to_thread(create_schema)
         await asyncio.to_thread(purge_expired_buttons)  # keyboards older than 30 days
@@ -375,6 +410,9 @@ class TelegramFront:
         self.takeovers = TakeoverRelay(app.bot, self.pacer, interval=self.settings.takeover_poll_interval,
                                        silence_minutes=self.settings.takeover_silence_minutes)
         self.takeovers.start()
+        if self.shared is not None:
+            self.sweeper = ChatSweeper(self.processor)
+            self.sweeper.start()
         print(f"{READY_MARKER} @{me.username}", flush=True)
 
     async def _post_shutdown(self, _app: Application) -> None:
@@ -387,7 +425,12 @@ class TelegramFront:
         lead_relay = getattr(self, "lead_relay", None)
         if lead_relay is not None:
             await lead_relay.stop()
+        sweeper = getattr(self, "sweeper", None)
+        if sweeper is not None:
+            await sweeper.stop()
         await self.rasa.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
 
     def webhook_options(self) -> dict[str, Any]:
         """Where and how the webhook listens.
