@@ -1,0 +1,166 @@
+"""``make load ARGS="--topology N [--faults]"``: the load on the production topology.
+
+The topology (:mod:`stack.topology`: N Rasa servers behind HAProxy, PostgreSQL tracker
+store, Redis lock store, RabbitMQ event broker) runs on a bench database of its own,
+dropped and recreated at each run (``LOAD_POSTGRES_URL``, default
+``postgresql+psycopg://postgres@127.0.0.1:5432/akto_load``), never the real one.
+
+``--faults`` plays one level while, one after the other, a Rasa server is killed
+(SIGKILL) and started again, the action server is restarted, and PostgreSQL is
+restarted; it prints what the chats saw in each phase and what the trackers hold.
+The client retries as the bot does (same ``message_id``, bounded), so a message
+whose server died is answered by another one, and answered once: zero lost,
+duplicated or reordered is the goal, printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from stack.load.report import level_table, say
+from stack.load.runner import LevelResult, Load, Target, check_trackers
+from stack.load.stats import ms
+
+LOAD_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/akto_load"
+#: Seconds of steady load before the first fault, between faults and after the last.
+STEADY, SETTLE = 15.0, 10.0
+
+
+def fresh_database(url: str) -> None:
+    """Drop and recreate the bench database (like ``make console-bench``): every run starts empty."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
+
+
+def topology_environment() -> str:
+    """The data services of the run, from the environment or this machine's defaults; returns the database URL."""
+    from stack.load.deployments import free_port
+
+    url = os.environ.get("LOAD_POSTGRES_URL", LOAD_POSTGRES_URL)
+    fresh_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+    os.environ.setdefault("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    os.environ["RASA_URL"] = f"http://127.0.0.1:{free_port()}"
+    os.environ["ACTION_SERVER_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
+    from akto_data.db import dispose_engines
+
+    dispose_engines()
+    return url
+
+
+def topology_run(args: argparse.Namespace) -> int:
+    try:
+        from stack.topology import running_topology
+    except ImportError:
+        say("--topology : stack/topology.py n'existe pas encore dans cet arbre (issue 14, section 3) ; "
+            "rien n'a été lancé.")
+        return 2
+    from stack.load.__main__ import levels, long_figure, validate
+    from stack.load.deployments import pids_of
+    from stack.model import ensure_model
+    from stack.services import StartupError
+
+    model = ensure_model()
+    url = topology_environment()
+    say(f"make load sur la topologie : {args.topology} serveurs Rasa, base {make_url(url).database} "
+        f"(recréée), REDIS_URL {os.environ['REDIS_URL']}, RABBITMQ_URL sur {make_url(os.environ['RABBITMQ_URL'].replace('amqp', 'http', 1)).host}")
+    with tempfile.TemporaryDirectory(prefix="load-topology-") as tmp:
+        try:
+            with running_topology(model, rasa_servers=args.topology, log_dir=Path(tmp)) as topology:
+                target = Target(f"ours (topology, {args.topology} Rasa servers)", topology.url,
+                                topology.settings.rasa_auth_token, lambda: pids_of(topology.stack))
+                if not asyncio.run(validate(target)):
+                    return 1
+                if args.faults:
+                    asyncio.run(fault_run(topology, target, args.fault_chats))
+                    return 0
+                results = asyncio.run(levels(target, args))
+                level_table(results)
+                if not args.no_long:
+                    asyncio.run(long_figure(target, args.long))
+        except StartupError as exc:
+            say(f"La topologie n'a pas démarré : {exc}")
+            return 1
+    return 0
+
+
+class Faults:
+    """Breaks the topology step by step while the load runs; says which phase it is in."""
+
+    def __init__(self, topology: object) -> None:
+        self.topology = topology
+        self.phase = "avant"
+        self.done = False
+        self.timeline: list[tuple[str, float]] = []
+
+    def _enter(self, phase: str) -> None:
+        self.phase = phase
+        self.timeline.append((phase, time.monotonic()))
+
+    async def play(self) -> None:
+        topology = self.topology
+        self._enter("avant")
+        await asyncio.sleep(STEADY)
+        actions = next(s.name for s in topology.stack.services if s.name.startswith("actions"))  # type: ignore[attr-defined]
+        steps = [
+            ("rasa-1 tué (-9) et relancé", lambda: topology.restart("rasa-1", kill=True)),  # type: ignore[attr-defined]
+            (f"{actions} relancé", lambda: topology.restart(actions, kill=False)),  # type: ignore[attr-defined]
+            ("PostgreSQL relancé", topology.restart_postgres),  # type: ignore[attr-defined]
+        ]
+        for phase, act in steps:
+            self._enter(phase)
+            began = time.monotonic()
+            try:
+                await asyncio.to_thread(act)
+            except Exception as exc:  # told, and the run goes on: the figures say what it did
+                say(f"  {phase} : échec ({type(exc).__name__}: {str(exc)[:200]})")
+            say(f"  {phase} : {time.monotonic() - began:.1f} s")
+            await asyncio.sleep(SETTLE)
+        self._enter("après")
+        await asyncio.sleep(STEADY)
+        self.done = True
+
+
+async def fault_run(topology: object, target: Target, chats: int) -> LevelResult:
+    faults = Faults(topology)
+    say(f"\nFautes sous charge : {chats} conversations à la fois ; {STEADY:.0f} s avant, {SETTLE:.0f} s après "
+        f"chaque faute, {STEADY:.0f} s à la fin")
+    load = Load(target, chats, phase=lambda: faults.phase, until=lambda: faults.done)
+    result, _ = await asyncio.gather(load.run(), faults.play())
+    result.tally = await check_trackers(target, result.sent)
+    fault_table(result, [phase for phase, _ in faults.timeline])
+    return result
+
+
+def fault_table(result: LevelResult, phases: list[str]) -> None:
+    say(f"\n== fautes sous charge, {result.concurrency} conversations, {result.seconds:.0f} s ==")
+    say(f"{'phase':34s} msgs err retries    p50    p95    max")
+    for phase in phases:
+        outcomes = [o for o in result.outcomes if o.phase == phase]
+        answered = [o.latency_ms for o in outcomes if o.latency_ms is not None]
+        errors = [o for o in outcomes if o.latency_ms is None]
+        say(f"{phase:34s} {len(answered):4d} {len(errors):3d} {sum(o.retries for o in outcomes):7d} "
+            f"{ms(result.latency(50, phase)):>6} {ms(result.latency(95, phase)):>6} "
+            f"{ms(max(answered) if answered else float('nan')):>6}")
+        for outcome in errors[:3]:
+            say(f"    {outcome.step}: {outcome.error}")
+    t = result.tally
+    say(f"réponses perdues {t.lost}, en double {t.duplicated}, dans le désordre {t.reordered} ; "
+        f"réponses du bot perdues {t.replies_lost}, en double {t.replies_duplicated} ; "
+        f"trackers illisibles {t.unreadable} ({len(result.sent)} conversations relues)")
