@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden
 
 from akto_data.leads.outbox import SendFailed, attempt
-from akto_data.leads.relay import BLOCKED, CHAT_GONE, claim_relay_now, record_relay_now
+from akto_data.leads.relay import BLOCKED, CHAT_GONE, LEASE, claim_relay_now, record_relay_now
 from akto_data.models import utcnow
 from bot.notices import send_notice
 from bot.pacing import ChatPacer
@@ -63,9 +63,14 @@ class LeadRelay(PeriodicTask):
 
     async def run_once(self) -> int:
         """One round; how many messages went through."""
-        messages = await asyncio.to_thread(claim_relay_now, self.clock())
+        claimed_at = self.clock()
+        messages = await asyncio.to_thread(claim_relay_now, claimed_at)
         delivered = 0
         for message in messages:
+            if self.clock() + timedelta(seconds=self.deadline) > claimed_at + LEASE:
+                # Its lease could run out mid-send and another bot process claim it again: left
+                # for the next round once the lease is over, never sent twice.
+                break
             failure = await attempt(partial(send_notice, self.bot, message.chat_id, message.text, pacer=self.pacer,
                                             buttons=message.buttons), self.deadline)
             if failure is None:

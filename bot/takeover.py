@@ -21,7 +21,7 @@ from telegram import Bot
 from akto_data.db import session_scope
 from akto_data.leads.outbox import SendFailed, attempt
 from akto_data.models import utcnow
-from akto_data.takeover.core import Outgoing, claim_outgoing, close_silent, record_outgoing
+from akto_data.takeover.core import LEASE, Outgoing, claim_outgoing, close_silent, record_outgoing
 from bot.notices import send_notice
 from bot.pacing import ChatPacer
 from bot.periodic import PeriodicTask
@@ -60,9 +60,14 @@ class TakeoverRelay(PeriodicTask):
 
     async def run_once(self) -> int:
         """One round; how many messages went through."""
-        messages = await asyncio.to_thread(_round_start, self.clock(), self.silence)
+        claimed_at = self.clock()
+        messages = await asyncio.to_thread(_round_start, claimed_at, self.silence)
         delivered = 0
         for message in messages:
+            if self.clock() + timedelta(seconds=self.deadline) > claimed_at + LEASE:
+                # Its lease could run out mid-send and another bot process claim it again: left
+                # for the next round once the lease is over, never sent twice.
+                break
             failure = await attempt(partial(send_notice, self.bot, message.chat_id, message.text, pacer=self.pacer),
                                     self.deadline)
             if failure is None:

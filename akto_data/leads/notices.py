@@ -149,9 +149,12 @@ async def send_due_notices(send: Callable[[str, str], Awaitable[None]], *, deadl
     ``send`` raises :class:`SendFailed` (permanent for a blocked bot) or anything
     else (counted as a transient failure); each send has ``deadline`` seconds in all.
     """
-    notices = await asyncio.to_thread(_claim, clock(), limit)
+    claimed_at = clock()
+    notices = await asyncio.to_thread(_claim, claimed_at, limit)
     delivered = 0
     for notice in notices:
+        if clock() + timedelta(seconds=deadline) > claimed_at + LEASE:
+            break  # its lease could run out mid-send and another bot claim it: next round, never twice
         if notice.buttons and ask is not None:
             failure = await attempt(partial(ask, notice.chat_id, notice.text, notice.buttons), deadline)
         else:

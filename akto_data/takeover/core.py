@@ -266,10 +266,18 @@ def close_silent(session: Session, now: datetime, silence: timedelta) -> list[in
     silent = session.scalars(select(TakeoverRequest).where(
         TakeoverRequest.state == ACTIVE, TakeoverRequest.last_activity_at < now - silence)).all()
     minutes = int(silence.total_seconds() // 60)
+    closed = []
     for request in silent:
+        # Compare-and-set: of two bot processes closing at once, only one tells the young person.
+        taken = session.execute(update(TakeoverRequest).where(
+            TakeoverRequest.id == request.id, TakeoverRequest.state == ACTIVE)
+            .values(state=CLOSED, closed_by="silence", closed_at=now).execution_options(synchronize_session=False))
+        if not _rows(taken):
+            continue
         _close(request, "silence", now)
         _notice(request, t("takeover.ended.silence", minutes=minutes), now)
-    return [request.id for request in silent]
+        closed.append(request.id)
+    return closed
 
 
 # -- the console ----------------------------------------------------------------------------
