@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,10 @@ class UserAction:
     button_title: str | None = None
     #: A shared location (latitude, longitude): only matched to a territory, never logged nor stored.
     location: tuple[float, float] | None = field(default=None, repr=False)
+    #: Sent to Rasa with the message, the same on every retry of it: Rasa processes a message id
+    #: at most once (a retry after a server died gets the first answer). A front may pass its own
+    #: (e.g. from Telegram's update id, so a re-delivered update keeps it); else one per action.
+    message_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def start_payload(deep_link: str | None) -> str:
@@ -212,7 +217,8 @@ class Conversation:
         for attempt, delay in enumerate(delays):
             if delay:
                 await asyncio.sleep(delay)
-            request = asyncio.ensure_future(self.rasa.send(action.chat_id, message, action.metadata))
+            request = asyncio.ensure_future(self.rasa.send(action.chat_id, message, action.metadata,
+                                                           message_id=action.message_id))
             done, _ = await asyncio.wait({request}, timeout=None if apologised else self.settings.rasa_timeout)
             if not done:
                 apologised = True

@@ -9,9 +9,18 @@ model, parse) need the ``token`` query parameter when Rasa runs with
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+
+#: Immediate retries of one message (same ``message_id``) after a reset connection or a 502/503.
+IMMEDIATE_RETRIES = 3
+IMMEDIATE_RETRY_DELAY = 0.3
+#: The balancer's "no server could answer" and our channel's "not processed, send it again".
+RETRYABLE_STATUS = frozenset({502, 503})
+#: The connection broke (server killed mid-request) or could not be made.
+RETRYABLE_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError)
 
 
 class RasaUnavailable(Exception):
@@ -30,18 +39,41 @@ class RasaClient:
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=connect_timeout))
         self._api_params = {"token": token} if token else {}
 
-    async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            response = await self._client.post(
-                self._url, json={"sender": sender, "message": message, "metadata": metadata}
-            )
-            response.raise_for_status()
-            payload = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(payload, list):
-            raise RasaUnavailable(f"unexpected answer: {payload!r}")
-        return payload
+    async def send(self, sender: str, message: str, metadata: dict[str, Any],
+                   message_id: str | None = None) -> list[dict[str, Any]]:
+        """Rasa's replies to one user message.
+
+        ``message_id`` (unique per user message, the same on every retry of it) lets Rasa
+        answer a retry with the first answer instead of processing the message twice
+        (``rasa_components/serving/channel.py``). With it, a connection reset or a 502/503
+        (a Rasa server killed behind the balancer, the balancer re-routing) is retried at
+        once with the same id, ``IMMEDIATE_RETRIES`` times at most, ``IMMEDIATE_RETRY_DELAY``
+        apart: the next server answers, and the user never sees the failure. Without an id
+        nothing is retried here (a second send could be processed twice).
+        """
+        body: dict[str, Any] = {"sender": sender, "message": message, "metadata": metadata}
+        if message_id is not None:
+            body["message_id"] = message_id
+        attempts = 1 + (IMMEDIATE_RETRIES if message_id is not None else 0)
+        for attempt in range(attempts):
+            try:
+                response = await self._client.post(self._url, json=body)
+                if response.status_code in RETRYABLE_STATUS and attempt + 1 < attempts:
+                    await asyncio.sleep(IMMEDIATE_RETRY_DELAY)
+                    continue
+                response.raise_for_status()
+                payload = response.json()
+            except RETRYABLE_ERRORS as exc:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(IMMEDIATE_RETRY_DELAY)
+                    continue
+                raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            except (httpx.HTTPError, ValueError) as exc:
+                raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            if not isinstance(payload, list):
+                raise RasaUnavailable(f"unexpected answer: {payload!r}")
+            return payload
+        raise RasaUnavailable("no answer")  # not reached: the last attempt returns or raises
 
     async def response(self, name: str) -> dict[str, Any]:
         """The first variation of the domain response ``name`` (``text``, ``buttons``), unformatted.

@@ -9,8 +9,9 @@ A background thread of the console process runs one job at a time:
    sets parsed with the new model, in one Rasa process (:mod:`stack.rasa_job`);
 3. the gate (:func:`akto_data.training.registry.refusals`): more than 1 point lost in
    macro-F1 or out-of-scope detection on any set refuses the model, with the figures;
-4. Rasa's HTTP API ``PUT /model`` replaces the model in the running server: no restart,
-   and messages arriving meanwhile wait for the new agent instead of being dropped.
+4. Rasa's HTTP API ``PUT /model`` replaces the model in the running server, or in every
+   server of the production topology one at a time, each out of the balancer's rotation
+   while it loads (:func:`load_into_rasa`): no restart, no message dropped.
 
 Any failure (training, evaluation, Rasa refusing the file) leaves the running model in
 place, and the job's row says why. An accepted model is also stored under the cache
@@ -66,32 +67,79 @@ def _token(settings: Settings) -> str:
     return quote(settings.rasa_auth_token or "")
 
 
-def running_model_file(settings: Settings) -> str:
+def running_model_file(settings: Settings, url: str | None = None) -> str:
+    """The model file a Rasa server runs (``url``, default ``RASA_URL``: any server behind the balancer)."""
+    url = url or settings.rasa_url
     try:
-        response = httpx.get(f"{settings.rasa_url}/status?token={_token(settings)}", timeout=10)
+        response = httpx.get(f"{url}/status?token={_token(settings)}", timeout=10)
     except httpx.HTTPError as exc:
-        raise RetrainError(f"Rasa ne répond pas à {settings.rasa_url} ({exc.__class__.__name__}).") from exc
+        raise RetrainError(f"Rasa ne répond pas à {url} ({exc.__class__.__name__}).") from exc
     if response.status_code != 200:
         raise RetrainError(f"Rasa refuse la demande d'état (HTTP {response.status_code}) : vérifier RASA_AUTH_TOKEN.")
     return str(response.json().get("model_file") or "")
 
 
 def load_into_rasa(settings: Settings, model: Path) -> None:
-    """``PUT /model``: Rasa builds the new agent, then swaps it in; on an error the old one stays."""
+    """``PUT /model`` on every Rasa server, one after the other; on an error the old model stays.
+
+    One server (embedded default): Rasa builds the new agent, then swaps it in; messages
+    arriving meanwhile wait for it (Rasa loads in its event loop), none is dropped.
+    Several servers (``RASA_SERVER_URLS``, the production topology): each is first taken
+    out of the balancer's rotation (``BALANCER_ADMIN``, HAProxy's runtime API) and its
+    requests in progress finish, then it loads, says it runs the new model, and comes
+    back; meanwhile the other servers answer, so no message waits for a load. If one
+    server refuses the model, the servers already switched are put back on the model
+    they ran, so all run the same one.
+    """
+    servers = list(settings.rasa_server_urls) or [settings.rasa_url]
+    previous: list[tuple[str, str]] = []
     try:
-        response = httpx.put(f"{settings.rasa_url}/model?token={_token(settings)}",
-                             json={"model_file": str(model)}, timeout=LOAD_TIMEOUT)
-    except httpx.HTTPError as exc:
-        raise RetrainError(f"Rasa n'a pas répondu pendant le chargement ({exc.__class__.__name__}).") from exc
-    if response.status_code != 204:
+        for number, url in enumerate(servers, 1):
+            before = running_model_file(settings, url)
+            _load_one(settings, url, model, f"rasa/rasa-{number}" if len(servers) > 1 else None)
+            previous.append((url, before))
+    except RetrainError:
+        for number, (url, before) in enumerate(previous, 1):
+            older = _model_file(settings, before)
+            if older is not None:
+                try:
+                    _load_one(settings, url, older, f"rasa/rasa-{number}")
+                except RetrainError as exc:
+                    log.error("Rasa server %s kept the new model after a failed load elsewhere: %s", url, exc)
+        raise
+
+
+def _model_file(settings: Settings, name: str) -> Path | None:
+    for folder in (settings.training_dir / "models", PROJECT_ROOT / "models"):
+        if name and (folder / name).exists():
+            return folder / name
+    return None
+
+
+def _load_one(settings: Settings, url: str, model: Path, balancer_server: str | None) -> None:
+    from stack.topology import drain, undrain
+
+    admin = settings.balancer_admin if balancer_server else None
+    if admin:
+        drain(admin, balancer_server or "")
+    try:
         try:
-            why = response.json().get("message") or response.text
-        except ValueError:
-            why = response.text
-        raise RetrainError(f"Rasa n'a pas pu charger le modèle (HTTP {response.status_code} : {why[:300]}).")
-    now_running = running_model_file(settings)
-    if now_running != model.name:
-        raise RetrainError(f"Rasa dit faire tourner {now_running!r} au lieu de {model.name!r}.")
+            response = httpx.put(f"{url}/model?token={_token(settings)}",
+                                 json={"model_file": str(model)}, timeout=LOAD_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise RetrainError(f"Rasa n'a pas répondu pendant le chargement ({exc.__class__.__name__}).") from exc
+        if response.status_code != 204:
+            try:
+                why = response.json().get("message") or response.text
+            except ValueError:
+                why = response.text
+            raise RetrainError(f"Rasa n'a pas pu charger le modèle (HTTP {response.status_code} : {why[:300]}).")
+        now_running = running_model_file(settings, url)
+        if now_running != model.name:
+            raise RetrainError(f"Rasa dit faire tourner {now_running!r} au lieu de {model.name!r}.")
+    finally:
+        if admin:
+            undrain(admin, balancer_server or "")
 
 
 def _update(job_id: int, **values: Any) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -77,13 +77,34 @@ def service_env(settings: Settings, extra: dict[str, str] | None = None) -> dict
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(PROJECT_ROOT),
     )
-    redis_url = os.environ.get("REDIS_URL")
+    redis_url = settings.redis_url or os.environ.get("REDIS_URL")
     if redis_url:
         parsed = urlparse(redis_url)
         env.update(RASA_REDIS_HOST=parsed.hostname or "127.0.0.1", RASA_REDIS_PORT=str(parsed.port or 6379),
                    RASA_REDIS_DB=(parsed.path.strip("/") or "0"))
+    if settings.rabbitmq_url:
+        env.update(rabbitmq_env(settings))
     env.update(extra or {})
     return env
+
+
+def rabbitmq_env(settings: Settings) -> dict[str, str]:
+    """Rasa's pika broker settings (``endpoints.production.yml``) from ``RABBITMQ_URL``.
+
+    The user and password go in their own variables (Rasa adds them to the URL itself);
+    the password stays in the environment of the Rasa processes, never on a command line.
+    """
+    parsed = urlparse(settings.rabbitmq_url or "")
+    port = parsed.port or (5671 if parsed.scheme == "amqps" else 5672)
+    vhost = parsed.path if parsed.path not in ("", "/") else ""
+    return {
+        "RASA_RABBITMQ_URL": f"{parsed.scheme or 'amqp'}://{parsed.hostname or '127.0.0.1'}:{port}{vhost}",
+        "RASA_RABBITMQ_PORT": str(port),
+        "RASA_RABBITMQ_USERNAME": unquote(parsed.username or "guest"),
+        "RASA_RABBITMQ_PASSWORD": unquote(parsed.password or "guest"),
+        "RASA_EVENTS_QUEUE": settings.events_queue,
+        "RASA_EVENTS_EXCHANGE": settings.events_exchange,
+    }
 
 
 #: Variables only the bot process may see: Rasa, the action server and the outbox
@@ -150,30 +171,51 @@ class Stack:
         self.services: list[Service] = []
 
     # -- definitions -----------------------------------------------------------------
-    def action_server(self) -> Service:
-        port = urlparse(self.settings.action_server_url).port or 5055
+    def action_server(self, *, url: str | None = None, name: str = "actions") -> Service:
+        """The action server at ``url`` (default ``ACTION_SERVER_URL``); the topology may start several."""
+        port = urlparse(url or self.settings.action_server_url).port or 5055
         base = f"http://127.0.0.1:{port}"
         return Service(
-            "actions",
+            name,
             [str(APP_PYTHON), "-m", "stack.action_server", "--port", str(port)],  # rasa-sdk + token check
             lambda s: _http_ok(f"{base}/health"),
             where=f"{base}/webhook",
         )
 
-    def rasa_server(self, model: Path) -> Service:
-        parsed = urlparse(self.settings.rasa_url)
-        endpoints = "endpoints.production.yml" if "RASA_REDIS_HOST" in self.env else "endpoints.yml"
+    def endpoints_file(self) -> str:
+        """``endpoints.yml`` (embedded), or ``endpoints.production.yml`` when REDIS_URL is set.
+
+        Without RABBITMQ_URL the production file is used without its event broker (a copy
+        in the log folder), as before the topology had one.
+        """
+        if "RASA_REDIS_HOST" not in self.env:
+            return "endpoints.yml"
+        if "RASA_RABBITMQ_URL" in self.env:
+            return "endpoints.production.yml"
+        import yaml
+
+        config = yaml.safe_load((PROJECT_ROOT / "endpoints.production.yml").read_text())
+        config.pop("event_broker", None)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        path = self.log_dir / "endpoints.without-broker.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return str(path)
+
+    def rasa_server(self, model: Path, *, url: str | None = None, name: str = "rasa") -> Service:
+        """One Rasa server at ``url`` (default ``RASA_URL``); the topology starts several, named rasa-1…"""
+        url = (url or self.settings.rasa_url).rstrip("/")
+        parsed = urlparse(url)
         return Service(
-            "rasa",
+            name,
             [str(RASA_PYTHON), "-c", RASA_WITH_TOKEN, "run", "--enable-api", "--interface", parsed.hostname or "127.0.0.1",
-             "--port", str(parsed.port or 5005), "--model", str(model), "--endpoints", endpoints,
+             "--port", str(parsed.port or 5005), "--model", str(model), "--endpoints", self.endpoints_file(),
              "--credentials", "credentials.yml",
              # phones and e-mails masked in Rasa's own log (akto_data.logs, loaded by Rasa)
              "--logging-config-file", str(RASA_LOGGING_CONFIG)],
-            lambda s: _http_ok(f"{self.settings.rasa_url}/status?token={quote(self.settings.rasa_auth_token or '')}",
+            lambda s: _http_ok(f"{url}/status?token={quote(self.settings.rasa_auth_token or '')}",
                                lambda r: r.status_code == 200
                                and bool(r.json().get("model_id"))),
-            where=self.settings.rasa_url,
+            where=url,
         )
 
     def outbox_worker(self) -> Service:

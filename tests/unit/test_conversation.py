@@ -17,7 +17,7 @@ class ScriptedRasa:
         self.steps = list(steps)
         self.received = []
 
-    async def send(self, sender, message, metadata):
+    async def send(self, sender, message, metadata, message_id=None):
         self.received.append(message)
         step = self.steps.pop(0)
         if isinstance(step, float):

@@ -19,7 +19,7 @@ class DomainRasa:
         self.received: list[str] = []
         self.metadata: list[dict] = []
 
-    async def send(self, sender, message, metadata):
+    async def send(self, sender, message, metadata, message_id=None):
         self.received.append(message)
         self.metadata.append(metadata)
         return [{"text": "C'est noté 👍"}]
