@@ -49,7 +49,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 async def validate(target: Target) -> bool:
     """Play every script once, alone: a script that no longer follows the dialogue stops the run."""
     ok = True
-    for script in (*SCRIPTS, CYCLE):
+    for script in (*SCRIPTS, long_conversation(2 * len(CYCLE.steps))):  # the cycle must follow itself
         load = Load(target, 1, conversations=1, scripts=[script])
         result = await load.run()
         for outcome in result.errors:

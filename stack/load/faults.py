@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,9 @@ from sqlalchemy.engine import make_url
 from stack.load.report import level_table, say
 from stack.load.runner import LevelResult, Load, Target, check_trackers
 from stack.load.stats import ms
+
+if TYPE_CHECKING:
+    from stack.topology import Topology
 
 LOAD_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/akto_load"
 #: Seconds of steady load before the first fault, between faults and after the last.
@@ -103,7 +107,7 @@ def topology_run(args: argparse.Namespace) -> int:
 class Faults:
     """Breaks the topology step by step while the load runs; says which phase it is in."""
 
-    def __init__(self, topology: object) -> None:
+    def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.phase = "avant"
         self.done = False
@@ -117,11 +121,11 @@ class Faults:
         topology = self.topology
         self._enter("avant")
         await asyncio.sleep(STEADY)
-        actions = next(s.name for s in topology.stack.services if s.name.startswith("actions"))  # type: ignore[attr-defined]
+        actions = next(s.name for s in topology.stack.services if s.name.startswith("actions"))
         steps = [
-            ("rasa-1 tué (-9) et relancé", lambda: topology.restart("rasa-1", kill=True)),  # type: ignore[attr-defined]
-            (f"{actions} relancé", lambda: topology.restart(actions, kill=False)),  # type: ignore[attr-defined]
-            ("PostgreSQL relancé", topology.restart_postgres),  # type: ignore[attr-defined]
+            ("rasa-1 tué (-9) et relancé", lambda: topology.restart("rasa-1", kill=True)),
+            (f"{actions} relancé", lambda: topology.restart(actions, kill=False)),
+            ("PostgreSQL relancé", topology.restart_postgres),
         ]
         for phase, act in steps:
             self._enter(phase)
@@ -137,7 +141,7 @@ class Faults:
         self.done = True
 
 
-async def fault_run(topology: object, target: Target, chats: int) -> LevelResult:
+async def fault_run(topology: Topology, target: Target, chats: int) -> LevelResult:
     faults = Faults(topology)
     say(f"\nFautes sous charge : {chats} conversations à la fois ; {STEADY:.0f} s avant, {SETTLE:.0f} s après "
         f"chaque faute, {STEADY:.0f} s à la fin")

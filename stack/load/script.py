@@ -98,8 +98,10 @@ CYCLE = _script(
     ("aid", "aide permis ?", "Aide de l'État au permis"),
     ("recruiting", "ki metier ki recrute en martinique", f"/ask_occupation{COOK}"),
     ("occupation-button", f"/ask_occupation{COOK}", f"/request_cfa_contact{COOK}"),
-    ("pay", "combien gagne un apprenti de 20 ans", "783,90"),
-    ("pay-refine-button", '/ask_apprentice_pay{"contract_year":"2"}', "929,75"),
+    # The year said each time: the first turn's refinement (2e année) stays in the
+    # conversation, so a question without it would get the 2e année's figure next turn.
+    ("pay", "combien gagne un apprenti de 20 ans en 1re année", "783,90"),
+    ("pay-refine", "et en 2e année ?", "929,75"),
     ("thanks", "merci", THANKS),
     ("trial-period", "c'est combien de temps la période d'essai", "45 premiers jours"),
     ("greeting", "slt", "/start_orientation"),

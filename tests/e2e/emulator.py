@@ -1,11 +1,8 @@
 """Test-side helpers for the ``telegram-test-api`` emulator.
 
-:class:`EmulatorBridge` bridges the emulator's known gaps *in test code only*
-(the product talks to the real Bot API unchanged):
-- ``getMe`` has no ``is_bot``;
-- dates are in milliseconds;
-- callback queries have no ``chat_instance``;
-- edits return ``null`` instead of ``true``/the message.
+:class:`EmulatorBridge` (now in :mod:`stack.emulator`, shared with ``make load --telegram``)
+bridges the emulator's known gaps on the bot's requests only (the product talks to the
+real Bot API unchanged).
 (``sendChatAction``, ``setMyCommands`` and ``deleteMyCommands`` are answered and recorded by
 tests/emulator/server.js, read back with :meth:`EmulatedUser.bot_calls`.)
 
@@ -23,38 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from telegram.request import HTTPXRequest
 
+from stack.emulator import EmulatorBridge
 
-def _fix_dates(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: (v // 1000 if k == "date" and isinstance(v, int) and v > 10**11 else _fix_dates(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fix_dates(v) for v in value]
-    return value
-
-
-class EmulatorBridge(HTTPXRequest):
-    async def do_request(self, url, method, request_data=None, **kwargs):  # type: ignore[override]
-        endpoint = url.rsplit("/", 1)[-1]
-        code, body = await super().do_request(url, method, request_data, **kwargs)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return code, body
-        if data.get("ok"):
-            result = _fix_dates(data.get("result"))
-            if endpoint == "getMe":
-                result.setdefault("is_bot", True)
-            elif endpoint.startswith("edit") and result is None:
-                result = True
-            elif endpoint == "getUpdates":
-                for update in result:
-                    if "callback_query" in update:
-                        update["callback_query"].setdefault("chat_instance", "emulator")
-            data["result"] = result
-        return code, json.dumps(data).encode()
+__all__ = ["BotMessage", "EmulatedUser", "EmulatorBridge", "new_user_id"]
 
 
 @dataclass
