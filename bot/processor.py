@@ -118,14 +118,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
         Raises :class:`Unavailable` before the update is in Redis (the caller runs it here).
         """
-        await queue.add(update.update_id, json.dumps(update.to_dict(), separators=(",", ":")))
+        payload = json.dumps(update.to_dict(), separators=(",", ":"))
+        await queue.add(update.update_id, payload)
         try:
             if not await queue.lock():
                 _close(coroutine)  # the chat's holder (maybe another process) runs it in order
                 return True
         except Unavailable:
             return False  # queued but nobody may run it: run it here too (at least once)
-        own = _Own(update.update_id, coroutine)
+        own = _Own(payload, coroutine)
         try:
             await self._drain(queue, own)
         except Unavailable:
@@ -164,8 +165,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                     if await queue.finish():
                         continue
                     return
-                update_id, payload = head
-                if own is not None and own.coroutine is not None and update_id == own.update_id:
+                _update_id, payload = head
+                if own is not None and own.coroutine is not None and payload == own.payload:
                     running, own.coroutine = own.coroutine, None
                     await _run(running)
                 else:
@@ -210,8 +211,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 class _Own:
     """The coroutine python-telegram-bot made for the update this process received (None once run)."""
 
-    def __init__(self, update_id: int, coroutine: Awaitable[Any]) -> None:
-        self.update_id = update_id
+    def __init__(self, payload: str, coroutine: Awaitable[Any]) -> None:
+        self.payload = payload
         self.coroutine: Awaitable[Any] | None = coroutine
 
 
