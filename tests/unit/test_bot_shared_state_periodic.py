@@ -112,3 +112,35 @@ def test_a_message_whose_lease_may_run_out_mid_send_is_left_to_the_next_claim(db
     finally:
         api.close()
     assert sum(resumed) == 3 and len(api.sent) == 3  # each claimed again once, sent once
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_two_bot_processes_starting_together_on_a_new_database_both_start(db, request, tmp_path):
+    """Each bot process brings the schema up to date at start (:func:`akto_data.db.create_schema`);
+    two starting at once on a new database both saw it empty, and the second died."""
+    import os
+    import subprocess
+    import sys
+
+    from akto_data.settings import PROJECT_ROOT
+
+    if db == "sqlite":
+        url = f"sqlite:///{tmp_path / 'new.db'}"
+    else:
+        url = request.getfixturevalue("postgres_db")
+        from sqlalchemy import create_engine
+
+        from akto_data.db import dispose_engines
+        from akto_data.models import Base
+
+        engine = create_engine(url)  # empty it again: both processes must find no table
+        Base.metadata.drop_all(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        engine.dispose()
+        dispose_engines()
+    env = {**os.environ, "DATABASE_URL": url}
+    starts = [subprocess.Popen([sys.executable, "-m", "akto_data.migrate"], cwd=PROJECT_ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=120)[0] for process in starts]
+    assert [process.returncode for process in starts] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
