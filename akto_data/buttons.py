@@ -48,9 +48,13 @@ def consume_button(chat_id: str, button_id: str) -> StoredButton | None:
         created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=utcnow().tzinfo)
         if utcnow() - created > BUTTON_TTL:
             return None
-        session.execute(
-            update(ButtonPayload).where(ButtonPayload.keyboard_id == row.keyboard_id).values(used_at=utcnow())
+        # Compare-and-set: of two presses of one keyboard handled at once (two bot processes), one counts.
+        taken = session.execute(
+            update(ButtonPayload).where(ButtonPayload.keyboard_id == row.keyboard_id, ButtonPayload.used_at.is_(None))
+            .values(used_at=utcnow())
         )
+        if not getattr(taken, "rowcount", 0):
+            return None
         return StoredButton(title=row.title, payload=row.payload)
 
 

@@ -144,3 +144,28 @@ def test_two_bot_processes_starting_together_on_a_new_database_both_start(db, re
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [process.communicate(timeout=120)[0] for process in starts]
     assert [process.returncode for process in starts] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+
+
+@pytest.mark.parametrize("db", ["sqlite_db", "postgres_db"])
+def test_a_keyboard_answers_once_when_two_presses_are_handled_at_the_same_time(db, request):
+    """Presses of one chat run in turn through Redis; if Redis is away, each bot process runs
+    what it received, and two presses of one keyboard may be handled at once."""
+    from sqlalchemy import update
+
+    from akto_data.buttons import consume_button, register_buttons
+    from akto_data.models import ButtonPayload, utcnow
+
+    request.getfixturevalue(db)
+    first_id, second_id = register_buttons("880001", [("Oui", "/affirm"), ("Non", "/deny")])
+    # Process 1 takes the keyboard; before it commits, process 2 handles a press of the other button.
+    first = sessionmaker(get_engine())()
+    keyboard = first.get(ButtonPayload, first_id).keyboard_id
+    first.execute(update(ButtonPayload).where(ButtonPayload.keyboard_id == keyboard).values(used_at=utcnow()))
+    seen: dict[str, object] = {}
+    other = threading.Thread(target=lambda: seen.update(second=consume_button("880001", second_id)))
+    other.start()
+    other.join(0.5)
+    first.commit()
+    first.close()
+    other.join(20)
+    assert seen["second"] is None  # before: both presses were answered
