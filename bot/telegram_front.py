@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
 import secrets
@@ -437,14 +438,21 @@ class TelegramFront:
 
         Telegram echoes the secret in the ``X-Telegram-Bot-Api-Secret-Token`` header;
         python-telegram-bot answers 403 to any request without it, so nobody else can
-        inject updates. Without ``WEBHOOK_SECRET`` a random one is made per start.
+        inject updates. Without ``WEBHOOK_SECRET`` a random one is made per start; with
+        several processes (``REDIS_URL``) one made per start would undo the others' (each
+        start sets the webhook, and the last secret set is the one Telegram sends), so
+        there it is derived from the token: the same in every process, known to no one
+        who does not hold the token already.
         """
+        secret = self.settings.webhook_secret
+        if not secret and self.shared is not None and self.settings.telegram_token:
+            secret = hashlib.sha256(b"akto-webhook-secret:" + self.settings.telegram_token.encode()).hexdigest()
         return {
             "listen": self.settings.webhook_listen,
             "port": self.settings.webhook_port,
             "url_path": WEBHOOK_PATH,
             "webhook_url": self.settings.webhook_url,
-            "secret_token": self.settings.webhook_secret or secrets.token_urlsafe(32),
+            "secret_token": secret or secrets.token_urlsafe(32),
             "allowed_updates": Update.ALL_TYPES,
         }
 

@@ -214,3 +214,21 @@ async def test_telegrams_global_budget_is_shared_by_the_processes(states):
     # 1/rate s for both processes together: the second 20 take about a second. Each process on its
     # own budget would have sent its 20 at once.
     assert done[-1] - done[rate] >= 0.8 * (rate - 1) / rate, [round(t - done[0], 3) for t in done]
+
+
+async def test_every_bot_process_sets_the_same_webhook_secret():
+    """Each process sets the webhook when it starts; a secret of its own would lock the others out
+    (Telegram sends the last one set, the others answer 403)."""
+    from akto_data.settings import Settings
+    from bot.telegram_front import TelegramFront
+
+    def options(**values: object) -> dict:
+        front = TelegramFront(Settings(telegram_token="123:abc", webhook_url="https://bot.example/telegram",
+                                       **values))  # type: ignore[arg-type]
+        return front.webhook_options()
+
+    shared = [options(redis_url=REDIS_URL)["secret_token"] for _ in range(2)]
+    assert shared[0] == shared[1] and "abc" not in shared[0]
+    assert options(redis_url=REDIS_URL, webhook_secret="chosen")["secret_token"] == "chosen"
+    alone = [options()["secret_token"] for _ in range(2)]
+    assert alone[0] != alone[1]  # one process: a new random secret per start, as before
