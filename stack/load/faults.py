@@ -2,8 +2,10 @@
 
 The topology (:mod:`stack.topology`: N Rasa servers behind HAProxy, PostgreSQL tracker
 store, Redis lock store, RabbitMQ event broker) runs on a bench database of its own,
-dropped and recreated at each run (``LOAD_POSTGRES_URL``, default
-``postgresql+psycopg://postgres@127.0.0.1:5432/akto_load``), never the real one.
+never the real one: ``LOAD_POSTGRES_URL`` (dropped and recreated) or by default
+``akto_load_<pid>`` on 127.0.0.1, created for the run and dropped after it, so two runs
+at once never share (or drop) each other's database. Its events go to a queue of the
+run's own (``load_rasa_events_<pid>``, deleted after) unless ``RASA_EVENTS_QUEUE`` is set.
 
 ``--faults`` plays one level while, one after the other, a Rasa server is killed
 (SIGKILL) and started again, the action server is restarted, and PostgreSQL is
@@ -18,8 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import tempfile
 import time
+from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from stack.topology import Topology
 
 LOAD_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/akto_load"
+EVENTS_QUEUE = "load_rasa_events"
 #: Seconds of steady load before the first fault, between faults and after the last.
 STEADY, SETTLE = 15.0, 10.0
 
@@ -51,15 +57,34 @@ def fresh_database(url: str) -> None:
         admin.dispose()
 
 
+def drop_database(url: str) -> None:
+    from akto_data.db import dispose_engines
+
+    dispose_engines()
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    except Exception as exc:  # told, never fatal: the figures are already printed
+        say(f"base {parsed.database} non supprimée : {type(exc).__name__}")
+    finally:
+        admin.dispose()
+
+
 def topology_environment() -> str:
     """The data services of the run, from the environment or this machine's defaults; returns the database URL."""
     from stack.load.deployments import free_port
 
-    url = os.environ.get("LOAD_POSTGRES_URL", LOAD_POSTGRES_URL)
+    url = os.environ.get("LOAD_POSTGRES_URL") or f"{LOAD_POSTGRES_URL}_{os.getpid()}"
     fresh_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
     os.environ.setdefault("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    # Our own queue and exchange on the shared RabbitMQ; the queue (nobody consumes it here) is deleted after.
+    os.environ.setdefault("RASA_EVENTS_QUEUE", f"{EVENTS_QUEUE}_{os.getpid()}")
+    os.environ.setdefault("RASA_EVENTS_EXCHANGE", "load-rasa-exchange")
     os.environ["RASA_URL"] = f"http://127.0.0.1:{free_port()}"
     os.environ["ACTION_SERVER_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
     from akto_data.db import dispose_engines
@@ -101,7 +126,19 @@ def topology_run(args: argparse.Namespace) -> int:
         except StartupError as exc:
             say(f"La topologie n'a pas démarré : {exc}")
             return 1
+        finally:
+            drop_events_queue(os.environ["RASA_EVENTS_QUEUE"])
+            if not os.environ.get("LOAD_POSTGRES_URL"):
+                drop_database(url)
     return 0
+
+
+def drop_events_queue(name: str) -> None:
+    """Delete the run's event queue (its events were published for nobody) when it is this machine's RabbitMQ."""
+    if name != f"{EVENTS_QUEUE}_{os.getpid()}":
+        return  # a queue the operator named: theirs to keep
+    with suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["rabbitmqctl", "delete_queue", name], capture_output=True, timeout=60, check=False)
 
 
 class Faults:
@@ -164,6 +201,9 @@ def fault_table(result: LevelResult, phases: list[str]) -> None:
             f"{ms(max(answered) if answered else float('nan')):>6}")
         for outcome in errors[:3]:
             say(f"    {outcome.step}: {outcome.error}")
+        reasons = Counter(o.retried_for for o in outcomes if o.retries and o.retried_for)
+        if reasons:
+            say("    relances pour : " + ", ".join(f"{reason} ({count})" for reason, count in reasons.most_common(4)))
     t = result.tally
     say(f"réponses perdues {t.lost}, en double {t.duplicated}, dans le désordre {t.reordered} ; "
         f"réponses du bot perdues {t.replies_lost}, en double {t.replies_duplicated} ; "

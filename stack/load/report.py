@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from stack.load.runner import LevelResult
@@ -37,6 +38,9 @@ def level_table(results: Sequence[LevelResult]) -> None:
         say(f"  {r.concurrency:3d} chats, slowest steps (p95): {slow}")
         for outcome in r.errors[:3]:
             say(f"      error at {outcome.step}: {outcome.error}")
+        reasons = Counter(o.retried_for for o in r.outcomes if o.retries and o.retried_for)
+        if reasons:
+            say("      retried for: " + ", ".join(f"{reason} ({count})" for reason, count in reasons.most_common(4)))
         if r.tally.unreadable:
             say(f"      {r.tally.unreadable} trackers unreadable")
 

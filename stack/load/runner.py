@@ -60,6 +60,7 @@ class Outcome:
     latency_ms: float | None  # None: an error
     error: str | None = None
     retries: int = 0
+    retried_for: str | None = None  # why the last retry was needed (connection error, HTTP 503…)
 
 
 @dataclass
@@ -116,7 +117,10 @@ def metadata(chat_id: int) -> dict[str, Any]:
 
 async def post(client: httpx.AsyncClient, target: Target, sender: str, chat_id: int, message: str,
                message_id: str) -> tuple[list[dict[str, Any]] | None, int, str | None]:
-    """(replies or None, retries made, error) for one message, retried as the bot retries."""
+    """(replies or None, retries made, error) for one message, retried as the bot retries.
+
+    After a success the error is why the last retry was needed (None without retries).
+    """
     body = {"sender": sender, "message": message, "metadata": metadata(chat_id), "message_id": message_id}
     error = None
     for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
@@ -138,7 +142,7 @@ async def post(client: httpx.AsyncClient, target: Target, sender: str, chat_id: 
             return None, attempt, "not JSON"
         if not isinstance(replies, list):
             return None, attempt, "not a list"
-        return replies, attempt, None
+        return replies, attempt, error
     return None, len(RETRY_DELAYS), f"{error} after {len(RETRY_DELAYS)} retries"
 
 
@@ -207,12 +211,14 @@ class Load:
         replies, retries, error = await post(client, self.target, sender, chat_id, step.message, message_id)
         elapsed = (time.perf_counter() - began) * 1000
         sent.append(Sent(message_id, step.message, None if replies is None else len(replies)))
-        if replies is not None and not step.answered(replies):
-            error = "unexpected answer: " + " / ".join((r.get("text") or "")[:60] for r in replies)[:200]
-        if error or replies is None:
+        if replies is None:
             self.result.outcomes.append(Outcome(step.name, phase, None, error, retries))
             return None
-        self.result.outcomes.append(Outcome(step.name, phase, elapsed, None, retries))
+        if not step.answered(replies):
+            wrong = "unexpected answer: " + " / ".join((r.get("text") or "")[:60] for r in replies)[:200]
+            self.result.outcomes.append(Outcome(step.name, phase, None, wrong, retries, error))
+            return None
+        self.result.outcomes.append(Outcome(step.name, phase, elapsed, None, retries, error))
         return replies
 
     async def run(self) -> LevelResult:

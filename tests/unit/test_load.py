@@ -11,11 +11,14 @@ import math
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+import stack.load.runner as runner
 from stack.load.check import Sent, compare, recorded_turns, rest_messages
-from stack.load.script import CYCLE, SCRIPTS, long_conversation
+from stack.load.runner import Load, Target, post
+from stack.load.script import CYCLE, EXPLORE, SCRIPTS, Script, Step, long_conversation
 from stack.load.stats import best_under, percentile
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
@@ -150,3 +153,70 @@ def test_the_long_conversation_repeats_the_cycle():
     long = long_conversation(25)
     assert len(long.steps) == 25
     assert long.steps[10] == CYCLE.steps[0] and long.steps[24] == CYCLE.steps[4]
+
+
+# -- the client: retries like the bot, errors never counted as answers ------------------------------------------
+
+def fake_rasa(answer):
+    """A REST channel answering ``answer(body, attempt_of_this_message_id)``; records every request body."""
+    seen: list[dict] = []
+    attempts: dict[str, int] = {}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        attempts[body["message_id"]] = attempts.get(body["message_id"], 0) + 1
+        return answer(body, attempts[body["message_id"]])
+
+    return httpx.MockTransport(handle), seen
+
+
+@pytest.fixture
+def no_wait(monkeypatch):
+    monkeypatch.setattr(runner, "RETRY_DELAYS", (0.0, 0.0, 0.0))
+
+
+async def test_a_5xx_or_a_refused_connection_is_retried_with_the_same_message_id(no_wait):
+    def answer(body, attempt):
+        if attempt == 1:
+            raise httpx.ConnectError("refused")
+        if attempt == 2:
+            return httpx.Response(503)
+        return httpx.Response(200, json=[{"text": "ok"}])
+
+    transport, seen = fake_rasa(answer)
+    async with httpx.AsyncClient(transport=transport) as client:
+        replies, retries, why = await post(client, Target("t", "http://rasa"), "42", 42, "slt", "42:0")
+    assert replies == [{"text": "ok"}] and retries == 2 and why == "HTTP 503"
+    assert {b["message_id"] for b in seen} == {"42:0"} and len(seen) == 3
+    assert seen[0]["metadata"]["channel"] == "telegram" and seen[0]["metadata"]["chat_id"] == 42
+
+
+async def test_retries_are_bounded_and_a_4xx_is_not_retried(no_wait):
+    transport, seen = fake_rasa(lambda body, attempt: httpx.Response(502))
+    async with httpx.AsyncClient(transport=transport) as client:
+        replies, retries, error = await post(client, Target("t", "http://rasa"), "1", 1, "slt", "1:0")
+    assert replies is None and retries == 3 and len(seen) == 4 and "HTTP 502" in (error or "")
+    transport, seen = fake_rasa(lambda body, attempt: httpx.Response(400))
+    async with httpx.AsyncClient(transport=transport) as client:
+        replies, retries, error = await post(client, Target("t", "http://rasa"), "1", 1, "slt", "1:0")
+    assert replies is None and len(seen) == 1 and error == "HTTP 400"
+
+
+async def test_a_wrong_answer_is_an_error_that_ends_the_conversation_not_a_fast_reply():
+    transport, seen = fake_rasa(lambda body, attempt: httpx.Response(200, json=[{"text": "Je n'ai pas compris"}]))
+    load = Load(Target("t", "http://rasa"), 1, conversations=1, scripts=[EXPLORE])
+    async with httpx.AsyncClient(transport=transport) as client:
+        ok = await load.converse(client, EXPLORE)
+    assert not ok and len(seen) == 1
+    assert load.result.answered == [] and load.result.errors[0].step == "explore.greeting"
+    assert "unexpected answer" in (load.result.errors[0].error or "")
+
+
+async def test_a_button_never_offered_is_not_pressed(no_wait):
+    script = Script("s", (Step("s.a", "slt", ("menu",)), Step("s.b", "/ask_aids", ("aides",))))
+    transport, seen = fake_rasa(lambda body, attempt: httpx.Response(200, json=[{"text": "menu", "buttons": []}]))
+    load = Load(Target("t", "http://rasa"), 1, conversations=1, scripts=[script])
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert not await load.converse(client, script)
+    assert len(seen) == 1 and load.result.errors[0].error == "button not offered"
