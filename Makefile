@@ -61,9 +61,14 @@ $(STAMPS)/browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@mkdir -p $(STAMPS) && touch $@
 
+# The production topology's load balancer (stack/topology.py, RASA_SERVERS=…): Debian's HAProxy.
+$(STAMPS)/haproxy:
+	@test -x /usr/sbin/haproxy || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
+	@mkdir -p $(STAMPS) && touch $@
+
 install: $(STAMPS)/app $(STAMPS)/rasa $(STAMPS)/web
 
-run: install
+run: install $(if $(RASA_SERVERS),$(STAMPS)/haproxy)
 	$(PY) -m stack.run
 
 model: install
@@ -104,13 +109,13 @@ check: $(STAMPS)/app
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: check install $(STAMPS)/emulator $(STAMPS)/browser validate conversations
+test: check install $(STAMPS)/emulator $(STAMPS)/browser $(STAMPS)/haproxy validate conversations
 	$(PY) -m pytest -q
 
 test-unit: $(STAMPS)/app
 	$(PY) -m pytest -q -m "not e2e"
 
-test-e2e: install $(STAMPS)/emulator $(STAMPS)/browser
+test-e2e: install $(STAMPS)/emulator $(STAMPS)/browser $(STAMPS)/haproxy
 	$(PY) -m pytest -q -m e2e
 
 lock: | $(UV)
