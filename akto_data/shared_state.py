@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 #: How long a chat's lock lives without renewal: a dead holder blocks its chat at most this long.
 LOCK_TTL = 30.0
+#: Connections to Redis per bot process (each Redis step holds one for a round trip), and how
+#: long a step waits for a free one when all are busy before Redis counts as unavailable.
+MAX_CONNECTIONS = 64
+POOL_WAIT = 10.0
 #: After a failure, Redis is not asked again for this long (the bot runs on its own limits).
 RETRY_AFTER = 5.0
 
@@ -107,7 +111,11 @@ class SharedState:
 
     def __init__(self, url: str, prefix: str, *, timeout: float = 2.0) -> None:
         self.prefix = prefix
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        # A bounded pool that waits for a free connection: redis-py's default pool raises once
+        # 100 are in use, which a busy bot (256 updates at once) would take for Redis being down.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT,
+                                                        socket_timeout=timeout, socket_connect_timeout=timeout)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self._down_since: float | None = None
         self._admit = self.redis.register_script(_ADMIT)
         self._reserve = self.redis.register_script(_RESERVE)
@@ -130,7 +138,8 @@ class SharedState:
         return Unavailable(str(exc))
 
     def _ok(self) -> None:
-        if self._down_since is not None:
+        # Only a step started after the pause says Redis is back (one in flight when it failed does not).
+        if self._down_since is not None and time.monotonic() - self._down_since >= RETRY_AFTER:
             log.warning("Redis is back: limits and order shared between bot processes again")
             self._down_since = None
 
@@ -172,7 +181,7 @@ class SharedState:
         return [c.decode() if isinstance(c, bytes) else str(c) for c in chats]
 
     async def aclose(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
 
 @dataclass

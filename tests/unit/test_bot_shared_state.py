@@ -137,11 +137,13 @@ async def test_one_chat_runs_one_update_at_a_time_in_update_order_whichever_proc
     assert _runs(chat_one) == [1, 2, 3, 4, 5]  # each once, by update_id, never two at once
 
 
-async def test_a_burst_spread_over_both_processes_runs_each_update_once_in_order(states):
+async def test_a_burst_spread_over_both_processes_runs_each_update_once_one_at_a_time(states):
     log: list[tuple[str, int]] = []
     a, b = Process(states[0], log, messages=100), Process(states[1], log, messages=100)
+    # All at once: which arrives first is not defined (Telegram sends a chat's updates one after
+    # the other; the test above checks their order), but none is lost, doubled or run alongside another.
     await asyncio.gather(*[(a if uid % 2 else b).receive(_update(uid)) for uid in range(1, 41)])
-    assert _runs(log) == list(range(1, 41))
+    assert sorted(_runs(log)) == list(range(1, 41))
 
 
 async def test_a_dead_process_frees_its_chat_and_its_updates_still_run(states):
