@@ -108,12 +108,8 @@ def test_a_commune_of_two_territories_deduces_nothing(rasa_stack):
     assert "Tu habites où" in replies[-1].text or "Choisis ton territoire" in replies[-1].text, chat.dump()
 
 
-#: Still read as request_cfa_contact by the NLU after the examples of 2026-11-30: strict xfail, so a
-#: fix shows as XPASS and the mark must go.
-NLU_MISS = pytest.mark.xfail(strict=True, reason="NLU still reads it as request_cfa_contact; no rule or action opens "
-                                                 "the form for another intent")
 CFA_PAYS_FOR = ["est-ce que le CFA paie les repas ?", "le CFA rembourse l'hébergement ?", "le cfa paye le transport ?",
-                "le cfa paie mes repas", pytest.param("qui paie mon matériel au cfa", marks=NLU_MISS),
+                "le cfa paie mes repas", "qui paie mon matériel au cfa",
                 "le cfa prend en charge la cantine ?", "est-ce que le cfa fournit la tenue"]
 
 
