@@ -82,6 +82,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 """
 
+# KEYS: lock; ARGV: token. Let go of the lock only if we still hold it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS: queue, lock, chats; ARGV: token, chat. Release only when nothing is pending (1: keep going).
 _FINISH = """
 if redis.call('ZCARD', KEYS[1]) > 0 then return 1 end
@@ -121,6 +127,7 @@ class SharedState:
         self._reserve = self.redis.register_script(_RESERVE)
         self._renew = self.redis.register_script(_RENEW)
         self._finish = self.redis.register_script(_FINISH)
+        self._release = self.redis.register_script(_RELEASE)
 
     def key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
@@ -228,6 +235,10 @@ class ChatQueue:
     async def renew(self, ttl: float = LOCK_TTL) -> bool:
         """Extend the lock; False if it was lost (expired and maybe taken by another process)."""
         return bool(await self.state._call(self.state._renew, [self._lock], [self.token or "", int(ttl * 1000)]))
+
+    async def release(self) -> None:
+        """Let go of the chat at once (this process stops): another takes it at its next sweep."""
+        await self.state._call(self.state._release, [self._lock], [self.token or ""])
 
     async def head(self) -> tuple[int, str] | None:
         """The pending update with the lowest ``update_id``, left in the queue until :meth:`done`."""

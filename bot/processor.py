@@ -172,6 +172,12 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 else:
                     await self._run_payload(payload)
                 await queue.done(payload)
+        except asyncio.CancelledError:
+            # The process is stopping: the chat goes to another process at its next sweep rather than
+            # when the lock expires (the update cut short stays queued and runs there again).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(queue.release(), 1.0)
+            raise
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ update processors, each on its own Redis connection, against the machine's Redis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -234,3 +235,18 @@ async def test_every_bot_process_sets_the_same_webhook_secret():
     assert options(redis_url=REDIS_URL, webhook_secret="chosen")["secret_token"] == "chosen"
     alone = [options()["secret_token"] for _ in range(2)]
     assert alone[0] != alone[1]  # one process: a new random secret per start, as before
+
+
+async def test_a_process_stopping_mid_update_hands_the_chat_over_at_once(states):
+    log: list[tuple[str, int]] = []
+    a = Process(states[0], log, delays={1: 5.0})
+    b = Process(states[1], log)
+    stopping = asyncio.create_task(a.receive(_update(1)))
+    await asyncio.sleep(0.2)
+    await b.receive(_update(2))  # queued behind A's update
+    stopping.cancel()  # A shuts down in the middle of update 1
+    with contextlib.suppress(asyncio.CancelledError):
+        await stopping
+    b.delays[1] = 0.0
+    assert await b.processor.sweep() == 1  # not after the lock's 30 s: A let go of the chat
+    assert log == [("start", 1), ("start", 1), ("end", 1), ("start", 2), ("end", 2)]  # 1 again (at least once)
