@@ -1,7 +1,171 @@
-"""Serving-time change of issue 14 (hot_path); see install()."""
+"""Serving-time speed-ups of the Rasa server (issue 14, the hot path).
+
+Every change here is measured: the before/after figures are in the README
+("Measured") and were taken with ``make load`` / a CPU-per-message driver. Each patch
+keeps Rasa's observable behaviour (same answers, same errors) and only removes work
+that was repeated for nothing on every message. Runs inside the Rasa server
+(Python 3.10, Rasa 3.6.21), installed by :func:`rasa_components.serving.install`
+before Rasa's main; a plain ``rasa run`` does not get it.
+"""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_installed = False
+
 
 def install() -> None:
-    """Nothing yet."""
+    """Install every hot-path patch once (idempotent: the launcher may call it twice)."""
+    global _installed
+    if _installed:
+        return
+    import os
+
+    # For before/after measurements only: HOT_PATH_OFF=validator,interpolation leaves those out.
+    off = set(os.environ.get("HOT_PATH_OFF", "").split(","))
+    if "validator" not in off:
+        _when_imported("rasa.core.actions.action", _install_action_validator)
+    if "interpolation" not in off:
+        _when_imported("rasa.core.nlg.interpolator", _install_quiet_payload_interpolation)
+    _installed = True
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs a patch right after a module is first imported.
+
+    Why not import Rasa's modules in :func:`install`: that runs before Rasa's main, and
+    importing ``rasa.core`` there would load TensorFlow before Rasa configures its
+    environment and logging. Patching when Rasa itself imports the module changes
+    nothing in Rasa's start-up order.
+    """
+
+    def __init__(self) -> None:
+        self.patches: dict[str, list[Callable[[ModuleType], None]]] = {}
+
+    def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> Any:
+        if name not in self.patches:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        original_exec = spec.loader.exec_module  # type: ignore[union-attr]
+        patches = self.patches.pop(name)
+
+        def exec_module(module: ModuleType) -> None:
+            original_exec(module)
+            for patch in patches:
+                patch(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign, union-attr]
+        return spec
+
+
+_after_import = _AfterImport()
+
+
+def _when_imported(name: str, patch: Callable[[ModuleType], None]) -> None:
+    """Apply ``patch`` to module ``name`` now if it is loaded, else right after Rasa imports it."""
+    module = sys.modules.get(name)
+    if module is not None:
+        patch(module)
+        return
+    _after_import.patches.setdefault(name, []).append(patch)
+    if _after_import not in sys.meta_path:
+        sys.meta_path.insert(0, _after_import)
+
+
+# -- 1. the action server's response, validated by a validator built once ------------------------------------------
+#
+# Why: Rasa 3.6's ``RemoteAction._validate_action_result`` calls ``jsonschema.validate``
+# on every custom action response. That function first checks the *schema itself*
+# against its meta-schema (``check_schema``), then builds a new validator, on every
+# call; with Rasa's large EVENTS_SCHEMA that was about half of the Rasa process's CPU
+# under load (issue 14's profile). The schema is a constant, so it is checked once and
+# its validator is kept. The instance is still fully validated, and a malformed
+# response raises the same ``jsonschema.ValidationError`` (the same best-matching
+# error, with the same text appended) as before, so Rasa refuses it exactly as it did.
+
+_validators: dict[type, Any] = {}
+
+
+def _validator_for(action_class: type) -> Any:
+    """The validator of ``action_class``'s response schema, its schema checked once."""
+    validator = _validators.get(action_class)
+    if validator is None:
+        from jsonschema.validators import validator_for
+
+        schema = action_class.action_response_format_spec()  # type: ignore[attr-defined]
+        cls = validator_for(schema)
+        cls.check_schema(schema)  # what jsonschema.validate did on every call, done once
+        validator = _validators[action_class] = cls(schema)
+    return validator
+
+
+def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+    """Rasa's ``RemoteAction._validate_action_result`` with the validator built once."""
+    from jsonschema import ValidationError
+    from jsonschema.exceptions import best_match
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = best_match(_validator_for(type(self)).iter_errors(result))  # what jsonschema.validate raises
+    if error is None:
+        return True
+    assert isinstance(error, ValidationError)
+    error.message += (
+        f". Failed to validate Action server response from API, "
+        f"make sure your response from the Action endpoint is valid. "
+        f"For more information about the format visit "
+        f"{DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def _install_action_validator(module: ModuleType) -> None:
+    module.RemoteAction._validate_action_result = _validate_action_result
+
+
+# -- 2. button payloads with entities are not slot placeholders -----------------------------------------------------
+#
+# Why: Rasa fills ``{slot}`` placeholders in every string of a response, buttons
+# included. A button payload carrying entities, ``/inform{"territory": "martinique"}``,
+# looks like a placeholder named ``"territory": "martinique"``: ``str.format`` raises
+# KeyError, and Rasa logs it with ``structlogger.exception`` (a rendered traceback,
+# then our log filter masking contacts in it) and returns the text unchanged. Every
+# question asked with entity buttons did that: about a tenth of the Rasa process's
+# CPU, and an ERROR line in Rasa's log that was a false alarm. Such a text is now
+# returned unchanged straight away, as Rasa would have returned it; a placeholder
+# that could be a slot name still goes through Rasa's own code (and its error log).
+
+_JSON_KEY = '"'
+
+
+_rasa_interpolate_text: Callable[[str, dict[str, str]], str] | None = None  # Rasa's own, kept for the test
+_PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")  # Rasa's own pattern (interpolator.interpolate_text)
+
+
+def _interpolate_text(response: str, values: dict[str, str]) -> str:
+    """Rasa's ``interpolate_text``, without the false error for entity payloads."""
+    if "{" not in response and "}" not in response:
+        return response  # nothing to fill: Rasa's format() returns it as is
+    if any(_JSON_KEY in key and key not in values for key in _PLACEHOLDER.findall(response)):
+        # Rasa: KeyError at the first missing key, then the response unchanged. A quoted
+        # key is JSON (an entity payload), never a slot or a keyword argument's name.
+        return response
+    assert _rasa_interpolate_text is not None
+    return _rasa_interpolate_text(response, values)
+
+
+def _install_quiet_payload_interpolation(module: ModuleType) -> None:
+    global _rasa_interpolate_text
+    _rasa_interpolate_text = module.interpolate_text
+    module.interpolate_text = _interpolate_text  # looked up at call time by interpolate()
