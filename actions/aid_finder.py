@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import aid_text
 from actions.pay import parse_age
 from actions.texts import intent_payload, latest_intent
+from akto_data.catalogue.cache import cached_catalogue
 from akto_data.catalogue.eligibility import Profile, eligible, too_young, worth_asking
 from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
@@ -57,7 +58,7 @@ class ActionAidFinder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         with session_scope() as session:
-            return self.answer(dispatcher, tracker, Catalogue(session))
+            return self.answer(dispatcher, tracker, cached_catalogue(session))
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, catalogue: Catalogue) -> list[dict[str, Any]]:
         intent = latest_intent(tracker)

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.pay import parse_age
 from actions.texts import latest_intent
 from akto_data.catalogue.answers import aid_text, faq_text
+from akto_data.catalogue.cache import cached_catalogue
 from akto_data.catalogue.eligibility import instead_of, min_age
 from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
@@ -27,7 +28,7 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         with session_scope() as session:
-            text = faq_text(Catalogue(session), latest_intent(tracker) or "")
+            text = faq_text(cached_catalogue(session), latest_intent(tracker) or "")
         if text is None:
             dispatcher.utter_message(response="utter_default")
             return []
@@ -44,7 +45,7 @@ class ActionAnswerAid(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         with session_scope() as session:
-            catalogue = Catalogue(session)
+            catalogue = cached_catalogue(session)
             found = catalogue.aids_for_topic(latest_intent(tracker) or "")
             if not found:
                 dispatcher.utter_message(response="utter_ask_aids")

@@ -9,7 +9,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from akto_data.catalogue.answers import intent_payload, occupation_card, source_lines
-from akto_data.catalogue.queries import Catalogue, Sourced
+from akto_data.catalogue.cache import cached_catalogue
+from akto_data.catalogue.queries import Sourced
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 
@@ -28,7 +29,7 @@ class ActionRecruitingJobs(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         with session_scope() as session:
-            catalogue = Catalogue(session)
+            catalogue = cached_catalogue(session)
             place = catalogue.territory(tracker.get_slot("territory") or "")
             if place is None or place.destination_only:
                 dispatcher.utter_message(response="utter_recruiting_hexagone")
@@ -59,7 +60,7 @@ class ActionOccupationCard(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         rome = next(tracker.get_latest_entity_values("occupation"), None)
         with session_scope() as session:
-            card = occupation_card(Catalogue(session), rome, tracker.get_slot("territory")) if rome else None
+            card = occupation_card(cached_catalogue(session), rome, tracker.get_slot("territory")) if rome else None
         if card is None:
             dispatcher.utter_message(response="utter_ask_occupation")
             return []

@@ -8,8 +8,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from akto_data.catalogue.cache import cached_catalogue
 from akto_data.catalogue.pay_answer import pay_reply
-from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
 from akto_data.i18n import text as t
 from akto_data.leads.contact import town_anywhere
@@ -36,7 +36,7 @@ def validate_territory_value(value: Any, dispatcher: CollectingDispatcher) -> di
     """A territory id, or a commune typed instead (it says the territory, and is kept for the lead form)."""
     if isinstance(value, str):
         with session_scope() as session:
-            catalogue = Catalogue(session)
+            catalogue = cached_catalogue(session)
             if catalogue.territory(value) is not None:
                 return {"territory": value}
             deduced = town_anywhere(value, [(p.id, p.towns) for p in catalogue.territories() if not p.destination_only])
@@ -62,7 +62,7 @@ class ActionAnswerPay(Action):
         band = parse_age(tracker.get_slot("pay_age_band"))
         year = parse_contract_year(tracker.get_slot("contract_year"))
         with session_scope() as session:
-            catalogue = Catalogue(session)
+            catalogue = cached_catalogue(session)
             place = catalogue.territory(tracker.get_slot("territory") or "")
             reply = pay_reply(catalogue.document("apprentice_pay"), age=age, band_min=band,
                               contract_year=int(year) if year else None,

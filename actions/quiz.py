@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import intent_payload, latest_intent
 from akto_data.catalogue.answers import quiz_question
+from akto_data.catalogue.cache import cached_catalogue
 from akto_data.catalogue.queries import Catalogue
 from akto_data.catalogue.schema import HOME_TERRITORIES
 from akto_data.db import session_scope
@@ -61,7 +62,7 @@ class ActionQuiz(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         with session_scope() as session:
-            return self.answer(dispatcher, tracker, Catalogue(session))
+            return self.answer(dispatcher, tracker, cached_catalogue(session))
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, catalogue: Catalogue) -> list[dict[str, Any]]:
         quiz = catalogue.document("quiz")

@@ -17,6 +17,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from akto_data.catalogue.cache import cached_catalogue
 from akto_data.catalogue.queries import Catalogue
 from akto_data.db import session_scope
 
@@ -25,11 +26,15 @@ _current: ContextVar[Catalogue | None] = ContextVar("catalogue", default=None)
 
 @contextmanager
 def unit_of_work() -> Iterator[Catalogue]:
-    """A session for one action run (committed at the end, rolled back on error)."""
+    """A session for one action run (committed at the end, rolled back on error).
+
+    The catalogue is the one the action server keeps in memory while no one publishes
+    (:func:`akto_data.catalogue.cache.cached_catalogue`: one version check per run)."""
     with session_scope() as session:
-        token = _current.set(Catalogue(session))
+        catalogue = cached_catalogue(session)
+        token = _current.set(catalogue)
         try:
-            yield Catalogue(session)
+            yield catalogue
         finally:
             _current.reset(token)
 

@@ -81,6 +81,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def dispose_engines() -> None:
     """Close every pooled connection (tests switching databases, clean shutdown)."""
+    from akto_data.catalogue.cache import forget
+
+    forget()  # the catalogue kept in memory belonged to those databases
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()

@@ -90,9 +90,10 @@ class Catalogue:
 
     def occupations_taught(self, territory_id: str) -> list[CatOccupation]:
         """Occupations a CFA of the territory trains for (the lead form offers these)."""
-        query = (select(CatOccupation).join(CatCfaTraining, CatCfaTraining.rome == CatOccupation.rome)
-                 .join(CatCfa, CatCfa.id == CatCfaTraining.cfa_id).where(CatCfa.territory == territory_id)
-                 .distinct().order_by(CatOccupation.name))
+        # IN, not JOIN + DISTINCT: PostgreSQL has no equality for the JSON columns DISTINCT would compare.
+        taught = (select(CatCfaTraining.rome).join(CatCfa, CatCfa.id == CatCfaTraining.cfa_id)
+                  .where(CatCfa.territory == territory_id))
+        query = select(CatOccupation).where(CatOccupation.rome.in_(taught)).order_by(CatOccupation.name)
         return list(self.session.scalars(query))
 
     def all_occupations(self) -> list[CatOccupation]:
@@ -116,7 +117,7 @@ class Catalogue:
 
     def cfas_teaching(self, rome: str, territory_id: str | None = None) -> list[tuple[CatCfa, CatCfaTraining]]:
         query = (select(CatCfa, CatCfaTraining).join(CatCfaTraining, CatCfaTraining.cfa_id == CatCfa.id)
-                 .where(CatCfaTraining.rome == rome).order_by(CatCfa.name, CatCfaTraining.level))
+                 .where(CatCfaTraining.rome == rome).order_by(CatCfa.name, CatCfaTraining.level, CatCfa.id, CatCfaTraining.diploma))
         if territory_id:
             query = query.where(CatCfa.territory == territory_id)
         return [(c, t) for c, t in self.session.execute(query).all()]
