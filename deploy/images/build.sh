@@ -79,7 +79,7 @@ bud() {  # bud <containerfile> <image>
     say "buildah bud $1 → $2:$TAG"
     "${NICE[@]}" buildah bud --isolation chroot --layers \
         --build-arg BASE="$BASE_IMAGE" \
-        --ignorefile deploy/images/containerignore \
+        --ignorefile "${1%.Containerfile}.containerignore" \
         -v "$UV_CACHE:/root/.cache/uv" "${ca[@]}" \
         -f "$1" -t "$2:$TAG" -t "$2:latest" .
 }

@@ -42,10 +42,10 @@ def instructions(path: Path) -> list[tuple[str, str]]:
             if not m.group(0).lstrip().startswith("#")]
 
 
-def ignored(path: str) -> bool:
-    """Whether deploy/images/containerignore keeps ``path`` out of the build context."""
+def ignored(path: str, image: str) -> bool:
+    """Whether deploy/images/<image>.containerignore keeps ``path`` out of the build context."""
     verdict = False
-    for line in (IMAGES / "containerignore").read_text().splitlines():
+    for line in (IMAGES / f"{image}.containerignore").read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -67,7 +67,8 @@ def test_every_copied_path_exists_and_reaches_the_build(containerfile):
         for source in sources:
             if source == ".":
                 continue
-            assert not ignored(source.rstrip("/")), f"{source} exclu par containerignore"
+            image = containerfile.name.removesuffix(".Containerfile")
+            assert not ignored(source.rstrip("/"), image), f"{source} exclu par {image}.containerignore"
             if source.startswith("deploy/build/"):  # staged by build.sh at build time
                 staged = source.removeprefix("deploy/build/").split("/")[0]
                 assert f"$STAGE/{staged}" in build_script or f'"$STAGE/{staged}' in build_script, source
@@ -75,13 +76,20 @@ def test_every_copied_path_exists_and_reaches_the_build(containerfile):
                 assert (PROJECT_ROOT / source).exists(), f"{containerfile.name}: {source} n'existe pas"
 
 
-def test_the_app_image_keeps_environments_and_data_out():
+@pytest.mark.parametrize("image", ["app", "rasa"])
+def test_images_keep_environments_secrets_and_data_out(image):
     for path in (".venv/bin/python", ".venv-rasa/bin/python", "var/assistant.db", ".env", "models/x.tar.gz",
-                 "content/private/delivery.yml", "web/node_modules/x.js", ".git/config"):
-        assert ignored(path), path
+                 "content/private/delivery.yml", "web/node_modules/x.js", ".git/config", "deploy/build/tools/bin/x"):
+        assert ignored(path, image), path
+
+
+def test_the_app_image_gets_the_app_and_not_the_rasa_images_python():
+    """The whole tree is copied into the app image (COPY . /app): what it needs must reach it."""
     for path in ("bot/__main__.py", "content/faq.yml", "domain/base.yml", "web/static/vendor/htmx.min.js",
-                 "deploy/images/app-entrypoint.sh", "deploy/build/cpython-3.10.13/bin/python3.10"):
-        assert not ignored(path), path
+                 "deploy/images/app-entrypoint.sh"):
+        assert not ignored(path, "app"), path
+    assert ignored("deploy/build/cpython-3.10.13/bin/python3.10", "app")
+    assert not ignored("deploy/build/cpython-3.10.13/bin/python3.10", "rasa")
 
 
 def test_services_listen_beyond_loopback_in_the_app_image():
