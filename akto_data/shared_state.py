@@ -35,6 +35,9 @@ import time
 from dataclasses import dataclass
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -119,8 +122,11 @@ class SharedState:
         self.prefix = prefix
         # A bounded pool that waits for a free connection: redis-py's default pool raises once
         # 100 are in use, which a busy bot (256 updates at once) would take for Redis being down.
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT,
-                                                        socket_timeout=timeout, socket_connect_timeout=timeout)
+        # A connection broken while Redis was away fails once when next used: it is reconnected
+        # and the step tried once more, instead of counting Redis as down again.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT, socket_timeout=timeout,
+            socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError])
         self.redis = aioredis.Redis(connection_pool=pool)
         self._down_since: float | None = None
         self._admit = self.redis.register_script(_ADMIT)

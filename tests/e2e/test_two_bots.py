@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -115,12 +116,53 @@ class Balancer:
         await self._http.aclose()
 
 
+class CuttableRedis:
+    """A TCP forwarder to Redis that the test can cut, open connections included: Redis down
+    for the bots without stopping the machine's Redis (other tests use it)."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        self.target = (parsed.hostname or "127.0.0.1", parsed.port or 6379)
+        self.port = _free_port()
+        self.url = parsed._replace(netloc=f"127.0.0.1:{self.port}").geturl()
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+
+
 @dataclass
 class TwoBots:
     token: str
     emulator_url: str
     balancer: Balancer
     processes: list[subprocess.Popen]
+    redis: CuttableRedis
+    logs: list[Path]
 
     def user(self) -> EmulatedUser:
         return EmulatedUser(self.emulator_url, self.token, new_user_id())
@@ -176,16 +218,18 @@ async def two_bots(rasa_stack, base_settings, emulator_url, e2e_dir) -> AsyncIte
     ports = [_free_port(), _free_port()]
     balancer = Balancer(ports, secret)
     await balancer.start()
+    redis_link = CuttableRedis(REDIS_URL)
+    await redis_link.up()
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_BASE_URL": f"{emulator_url}/bot",
            "WEBHOOK_URL": f"http://127.0.0.1:{balancer.port}/{WEBHOOK_PATH}", "WEBHOOK_SECRET": secret,
-           "WEBHOOK_LISTEN": "127.0.0.1", "REDIS_URL": REDIS_URL, "CHAT_MIN_INTERVAL": str(PACE),
+           "WEBHOOK_LISTEN": "127.0.0.1", "REDIS_URL": redis_link.url, "CHAT_MIN_INTERVAL": str(PACE),
            "FLOOD_MAX_MESSAGES": "12", "FLOOD_WINDOW": "60", "PYTHONPATH": str(PROJECT_ROOT)}
     logs = [e2e_dir / f"two-bots-{i}.log" for i in (1, 2)]
     processes = [_start_bot(env, port, log) for port, log in zip(ports, logs)]
     try:
         for process, log, port in zip(processes, logs, ports):
             _wait_ready(process, log, port)
-        yield TwoBots(token, emulator_url, balancer, processes)
+        yield TwoBots(token, emulator_url, balancer, processes, redis_link, logs)
     finally:
         for process in processes:
             process.terminate()
@@ -195,6 +239,7 @@ async def two_bots(rasa_stack, base_settings, emulator_url, e2e_dir) -> AsyncIte
             except subprocess.TimeoutExpired:
                 process.kill()
         await balancer.stop()
+        await redis_link.cut()
         _clear_redis(token)
 
 
@@ -261,6 +306,37 @@ async def test_the_flood_limit_counts_across_both_bots(two_bots):
     # (its warning goes at once, not behind the answers still paced).
     assert sorted(texts) == sorted([t("bot.media.photo")] * 12 + [t("bot.flood")])
     _paced(messages)
+
+
+async def test_redis_down_mid_run_every_message_is_still_answered_once(two_bots):
+    """Redis away: each bot runs on its own limits and order (a warning in its log), nothing is lost;
+    back: shared again."""
+    photo = {"photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]}
+    voice = {"voice": {"file_id": "v1", "file_unique_id": "u2", "duration": 3}}
+    await two_bots.redis.cut()
+    user = two_bots.user()
+    try:
+        await two_bots.say(user, **photo)
+        await two_bots.say(user, "merci")
+        await two_bots.say(user, **voice)
+        texts = [text for _, text in await _bot_messages(user, count=3)]
+        assert texts.count(t("bot.media.photo")) == 1 and texts.count(t("bot.media.voice")) == 1
+        assert len([x for x in texts if "plaisir" in x or "De rien" in x]) == 1, texts
+        # (The order across the two processes is not kept while Redis is away: each keeps its own.)
+        for log in two_bots.logs:
+            assert log.read_text().count("Redis unavailable") == 1, log.read_text()[-3000:]
+    finally:
+        await two_bots.redis.up()
+        await user.aclose()
+    await asyncio.sleep(6)  # the bots ask Redis again 5 s after a failure
+    user = two_bots.user()
+    for _ in range(14):
+        await two_bots.say(user, **photo)
+    texts = [text for _, text in await _bot_messages(user, count=13)]
+    await user.aclose()
+    assert sorted(texts) == sorted([t("bot.media.photo")] * 12 + [t("bot.flood")])  # shared again
+    for log in two_bots.logs:
+        assert "Redis is back" in log.read_text()
 
 
 def main() -> None:
