@@ -194,16 +194,20 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Run the chats whose holder went away with updates pending; how many chats were run."""
         if self.shared is None or self.run_update is None:
             return 0
-        ran = 0
+        taken = []
         try:
             for chat in await self.shared.orphans():
                 queue = self.shared.chat_queue(chat)
                 if await queue.lock():
-                    await self._drain(queue, None)
-                    ran += 1
+                    taken.append(queue)
         except Unavailable:
             pass  # logged once by the shared state; the next round tries again
-        return ran
+        # Side by side: one chat waiting on a slow Rasa must not hold up the others.
+        results = await asyncio.gather(*(self._drain(queue, None) for queue in taken), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Unavailable):
+                log.error("sweeping a chat failed: %r", result)
+        return len(taken)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
