@@ -25,14 +25,17 @@ def level_table(results: Sequence[LevelResult]) -> None:
         return
     say(f"\n== {results[0].target} ==")
     say("chats   msg/s    p50    p95    p99  msgs err retry | lost dup reord rep-lost rep-dup | "
-        "CPU ms/msg: rasa actions load | RSS MB")
+        "CPU ms/msg: rasa actions load | Rasa cores | RSS MB")
     for r in results:
         t = r.tally
         say(f"{r.concurrency:5d} {r.rate:7.1f} {ms(r.latency(50)):>6} {ms(r.latency(95)):>6} {ms(r.latency(99)):>6} "
             f"{len(r.answered):5d} {len(r.errors):3d} {r.retries:5d} | {t.lost:4d} {t.duplicated:3d} "
             f"{t.reordered:5d} {t.replies_lost:8d} {t.replies_duplicated:7d} | "
             f"{_per_msg(r.cpu_per_message('rasa'))} {_per_msg(r.cpu_per_message('actions'))} "
-            f"{_per_msg(r.cpu_per_message('load client'))} | {r.rss_mb:6.0f}")
+            f"{_per_msg(r.cpu_per_message('load client'))} | {r.cpu_ms.get('rasa', 0.0) / 1000 / (r.seconds or 1.0):10.2f} | "
+            f"{r.rss_mb:6.0f}")
+    say("(Rasa cores: CPU seconds of every Rasa server per second of the level; well under 2 with a "
+        "latency that grows means Rasa waits, not computes)")
     for r in results:
         slow = ", ".join(f"{step} {ms(p95)} ms" for step, p95, _ in r.slowest_steps())
         say(f"  {r.concurrency:3d} chats, slowest steps (p95): {slow}")

@@ -220,3 +220,19 @@ async def test_a_button_never_offered_is_not_pressed(no_wait):
     async with httpx.AsyncClient(transport=transport) as client:
         assert not await load.converse(client, script)
     assert len(seen) == 1 and load.result.errors[0].error == "button not offered"
+
+
+def test_the_tables_print_a_level_with_nothing_answered_and_the_ratio(capsys):
+    """A level where every message failed prints dashes, not a crash or a zero latency."""
+    from stack.load.report import level_table, ratio_table
+    from stack.load.runner import LevelResult, Outcome
+
+    failed = LevelResult("ours", 4, 10.0, [Outcome("explore.greeting", "", None, "HTTP 503 after 5 retries", 5)])
+    fine = LevelResult("ours", 1, 10.0, [Outcome("explore.greeting", "", 100.0)] * 50)
+    other = LevelResult("std", 1, 10.0, [Outcome("explore.greeting", "", 80.0)] * 25)
+    level_table([fine, failed])
+    ratio_table([fine, failed], [other])
+    out = capsys.readouterr().out
+    assert "error at explore.greeting: HTTP 503 after 5 retries" in out
+    assert "    4     0.0      –      –      – " in out
+    assert "ours 5.0 msg/s at 1 chats, standard 2.5 msg/s at 1 chats, ratio 2.00" in out
