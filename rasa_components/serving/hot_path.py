@@ -37,6 +37,8 @@ def install() -> None:
         _when_imported("rasa.core.actions.action", _install_action_validator)
     if "interpolation" not in off:
         _when_imported("rasa.core.nlg.interpolator", _install_quiet_payload_interpolation)
+    if "trackers" not in off:
+        _when_imported("rasa.core.tracker_store", _install_tracker_cache)
     _installed = True
 
 
@@ -169,3 +171,112 @@ def _install_quiet_payload_interpolation(module: ModuleType) -> None:
     global _rasa_interpolate_text
     _rasa_interpolate_text = module.interpolate_text
     module.interpolate_text = _interpolate_text  # looked up at call time by interpolate()
+
+
+# -- 3. a conversation kept in memory between its messages, checked against the database -------------------------------
+#
+# Why: for every message Rasa's SQL tracker store reads every event of the conversation's
+# session back (JSON-decoded, then replayed one by one into a new tracker), so each message
+# of a long conversation cost more than the one before. Here the tracker a server built is
+# kept, and the next read of that conversation asks the database only for the events
+# stored since (``id >`` the last one seen, on the sender's index):
+# - none, and nothing was added in memory: the kept tracker is the stored one;
+# - exactly the events this server added in memory and then saved (same JSON as stored):
+#   the kept tracker is the stored one;
+# - events stored by another server (several Rasa servers share the database) or the API:
+#   they are applied to the kept tracker, in order, as a fresh read would replay them;
+# - anything else (a message that failed before its save left unsaved events in memory, a
+#   new session started, a mismatch): the tracker is read from the database as Rasa does.
+# The database stays the truth; the Redis lock store lets one server at a time handle a
+# conversation, so events are stored in id order. The memory used is bounded (_MAX_EVENTS).
+
+_MAX_EVENTS = 20_000  # events kept, all conversations together (the least recently used go first)
+
+
+class _Kept:
+    __slots__ = ("tracker", "last_id", "known")
+
+    def __init__(self, tracker: Any, last_id: int, known: int) -> None:
+        self.tracker = tracker
+        self.last_id = last_id  # the id of the last stored event the tracker holds
+        self.known = known  # how many of its events are stored (the rest were added in memory)
+
+
+def _as_stored(event: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(event.as_dict()))  # what SQLTrackerStore.save writes, read back
+
+
+def _caught_up(kept: _Kept, rows: list[Any]) -> Any:
+    """The kept tracker brought to the stored events ``rows`` (stored after it), or None."""
+    import json
+
+    from rasa.shared.core.events import SessionStarted, deserialise_events
+
+    tracker = kept.tracker
+    added = list(tracker.events)[kept.known:]
+    if len(added) > len(rows) or any(row.type_name == SessionStarted.type_name for row in rows):
+        return None
+    for event, row in zip(added, rows):
+        if _as_stored(event) != json.loads(row.data):
+            return None
+    rest = rows[len(added):]
+    if rest:
+        model_id, assistant_id = tracker.model_id, tracker.assistant_id
+        tracker.model_id = tracker.assistant_id = None  # as in a fresh read: events keep their own metadata
+        try:
+            for event in deserialise_events([json.loads(row.data) for row in rest]):
+                tracker.update(event)
+        finally:
+            tracker.model_id, tracker.assistant_id = model_id, assistant_id
+    if rows:
+        kept.last_id = rows[-1].id
+    kept.known = len(tracker.events)
+    return tracker
+
+
+def _install_tracker_cache(module: ModuleType) -> None:
+    import json
+    from collections import OrderedDict
+
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store_class = module.SQLTrackerStore
+    rasa_retrieve = store_class._retrieve
+    kept_trackers: OrderedDict[tuple[int, str], _Kept] = OrderedDict()
+
+    def keep(key: tuple[int, str], kept: _Kept) -> None:
+        kept_trackers[key] = kept
+        kept_trackers.move_to_end(key)
+        total = sum(k.known for k in kept_trackers.values())
+        while total > _MAX_EVENTS and len(kept_trackers) > 1:
+            _, dropped = kept_trackers.popitem(last=False)
+            total -= dropped.known
+
+    async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+        if fetch_events_from_all_sessions or not self.domain:
+            return await rasa_retrieve(self, sender_id, fetch_events_from_all_sessions)
+        key = (id(self), sender_id)
+        kept = kept_trackers.pop(key, None)
+        event_class = self.SQLEvent
+        with self.session_scope() as session:
+            if kept is not None:
+                rows = (session.query(event_class.id, event_class.type_name, event_class.data)
+                        .filter(event_class.sender_id == sender_id, event_class.id > kept.last_id)
+                        .order_by(event_class.id).all())
+                tracker = _caught_up(kept, rows)
+                if tracker is not None:
+                    keep(key, kept)
+                    return tracker
+            # Rasa's own read (SQLTrackerStore._retrieve), with the events' ids.
+            rows = (self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+                    .with_entities(event_class.id, event_class.data).all())
+        if not rows:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows],
+                                                 self.domain.slots)
+        keep(key, _Kept(tracker, rows[-1].id, len(tracker.events)))
+        return tracker
+
+    store_class._retrieve = _retrieve

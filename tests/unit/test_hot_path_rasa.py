@@ -76,11 +76,84 @@ VALIDATION = """
 """
 
 
+TRACKERS = """
+    import asyncio, tempfile
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered)
+
+    domain = Domain.from_yaml('''
+    version: "3.1"
+    intents: [greet]
+    slots:
+      territory: {type: text, mappings: [{type: custom}]}
+    responses:
+      utter_hi: [{text: "salut"}]
+    ''')
+    db = tempfile.mkdtemp() + "/trackers.db"
+
+    def store():
+        return SQLTrackerStore(domain, dialect="sqlite", db=db)
+
+    def dump(tracker):
+        return None if tracker is None else [e.as_dict() for e in tracker.events] + [tracker.current_slot_values()]
+
+    async def fresh(sender):
+        # Rasa's own read, on a store that never kept anything.
+        return dump(await store().retrieve(sender))
+
+    def turn(tracker, text, slot=None):
+        tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0}))
+        if slot:
+            tracker.update(SlotSet("territory", slot))
+        tracker.update(ActionExecuted("utter_hi"))
+        tracker.update(BotUttered("salut"))
+        tracker.update(ActionExecuted("action_listen"))
+
+    async def main():
+        a, b = store(), store()  # two Rasa servers on one database
+        out = {}
+        tracker = await a.get_or_create_tracker("chat", append_action_listen=False)
+        turn(tracker, "bonjour", "martinique")
+        await a.save(tracker)
+        kept = await a.retrieve("chat")  # read from the database, then kept
+        out["after own save"] = dump(kept) == await fresh("chat")
+        turn(kept, "encore")
+        await a.save(kept)
+        again = await a.retrieve("chat")
+        out["same object kept"] = again is kept
+        out["after second save"] = dump(again) == await fresh("chat")
+        # Server b answers the next message; server a must see it.
+        other = await b.retrieve("chat")
+        turn(other, "sur b", "guadeloupe")
+        await b.save(other)
+        seen = await a.retrieve("chat")
+        out["after another server"] = dump(seen) == await fresh("chat")
+        out["slot from another server"] = seen.get_slot("territory")
+        # A message that failed before its save: its events must not be kept.
+        turn(seen, "jamais sauvé", "mayotte")
+        out["after a failed message"] = dump(await a.retrieve("chat")) == await fresh("chat")
+        out["failed slot dropped"] = (await a.retrieve("chat")).get_slot("territory")
+        # A new session stored by another server: only the new session is read, as Rasa does.
+        newer = await b.retrieve("chat")
+        newer.update(ActionExecuted("action_session_start"))
+        newer.update(SessionStarted())
+        turn(newer, "nouvelle session")
+        await b.save(newer)
+        out["after a new session"] = dump(await a.retrieve("chat")) == await fresh("chat")
+        out["unknown sender"] = await a.retrieve("nobody") is None
+        return out
+
+    out = asyncio.run(main())
+    print(json.dumps(out))
+"""
+
+
 @pytest.fixture(scope="module")
 def outputs() -> dict:
     """Both checks in one Rasa process (importing Rasa takes half a minute)."""
     code = "results = {}\n"
-    for name, snippet in (("validation", VALIDATION), ("interpolation", INTERPOLATION)):
+    for name, snippet in (("validation", VALIDATION), ("interpolation", INTERPOLATION), ("trackers", TRACKERS)):
         body = textwrap.indent(textwrap.dedent(snippet).replace("print(json.dumps(out))", "return out"), "    ")
         code += f"def {name}():\n{body}\nresults[{name!r}] = {name}()\n"
     return in_rasa(code + "print(json.dumps(results))\n")
@@ -128,3 +201,12 @@ def test_button_payloads_and_placeholders_render_as_rasa_renders_them(outputs):
         assert case["ours"] == case["rasa"], case
     assert out["response"] == {"text": "Où ça Léa ?", "buttons": [
         {"title": "Martinique", "payload": '/inform{"territory": "martinique"}'}]}
+
+
+def test_a_conversation_kept_in_memory_is_always_the_stored_one(outputs):
+    """Two servers on one database, a failed message, a new session: every read equals Rasa's own."""
+    out = outputs["trackers"]
+    assert out == {"same object kept": True, "after own save": True, "after second save": True,
+                   "after another server": True, "slot from another server": "guadeloupe",
+                   "after a failed message": True, "failed slot dropped": "guadeloupe",
+                   "after a new session": True, "unknown sender": True}
