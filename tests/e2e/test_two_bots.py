@@ -41,7 +41,7 @@ from akto_data.i18n import text as t
 from akto_data.settings import PROJECT_ROOT
 from akto_data.shared_state import namespace
 from bot.telegram_front import READY_MARKER, WEBHOOK_PATH
-from tests.e2e.emulator import EmulatedUser, new_user_id
+from tests.e2e.emulator import BotMessage, EmulatedUser, new_user_id
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 #: Seconds between two messages to one chat (CHAT_MIN_INTERVAL), short for the test.
@@ -176,6 +176,11 @@ class TwoBots:
             await user.send_raw(**fields)
         await self.balancer.passed_on(expected)
 
+    async def press(self, user: EmulatedUser, message: BotMessage, title_part: str) -> None:
+        expected = self.balancer.forwarded + 1
+        await user.press(message, title_part)
+        await self.balancer.passed_on(expected)
+
 
 def _start_bot(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     out = log.open("w")
@@ -306,6 +311,20 @@ async def test_the_flood_limit_counts_across_both_bots(two_bots):
     # (its warning goes at once, not behind the answers still paced).
     assert sorted(texts) == sorted([t("bot.media.photo")] * 12 + [t("bot.flood")])
     _paced(messages)
+
+
+async def test_two_presses_of_one_keyboard_on_the_two_bots_answer_once_in_order(two_bots):
+    user = two_bots.user()
+    await two_bots.say(user, "bonjour")
+    menu = (await user.replies())[-1]
+    before = list(two_bots.balancer.calls)
+    await two_bots.press(user, menu, "Les aides")  # one bot gets this press...
+    await two_bots.press(user, menu, "Poser une question")  # ...the other this one, at once
+    texts = [m.text for m in await user.replies(count=2, timeout=30, settle=2.0)]
+    await user.aclose()
+    assert [after - earlier for after, earlier in zip(two_bots.balancer.calls, before)] == [1, 1]
+    assert "Tu es déjà en apprentissage ?" in texts[-2]  # the first press, answered first
+    assert texts[-1] == t("bot.button_expired") and texts.count(t("bot.button_expired")) == 1
 
 
 async def test_redis_down_mid_run_every_message_is_still_answered_once(two_bots):
