@@ -36,8 +36,10 @@ RASA_WITH_TOKEN = (
     "import os, sys; import rasa_components.serving as serving; serving.install(); "
     "from rasa.__main__ import main; "
     "token = os.environ.pop('RASA_AUTH_TOKEN', ''); sys.argv[0] = 'rasa'; "
-    "sys.argv += ['--auth-token', token] if token else []; sys.exit(main())"
+    "sys.argv += ['--auth-token=' + token] if token else []; sys.exit(main())"
 )
+# ``--auth-token=<token>`` in one argument: a random token starting with "-" (1 start in 64)
+# was read by argparse as an option, and Rasa refused to start.
 RASA_LOGGING_CONFIG = PROJECT_ROOT / "stack" / "rasa_logging.yml"
 
 

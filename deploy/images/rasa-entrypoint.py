@@ -39,7 +39,7 @@ RASA_WITH_TOKEN = (
     "import os, sys; import rasa_components.serving as serving; serving.install(); "
     "from rasa.__main__ import main; "
     "token = os.environ.pop('RASA_AUTH_TOKEN', ''); sys.argv[0] = 'rasa'; "
-    "sys.argv += ['--auth-token', token] if token else []; sys.exit(main())"
+    "sys.argv += ['--auth-token=' + token] if token else []; sys.exit(main())"
 )
 
 

@@ -17,11 +17,13 @@ shared cluster) runs once, last.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
@@ -117,10 +119,12 @@ def topology() -> Any:
                        action_server_urls=(), rasa_auth_token=None, action_server_token=None)
     # Not under pytest's basetemp: another engineer's pytest run may prune it while we run.
     log_dir = Path(tempfile.mkdtemp(prefix="topology-test-"))
-    with running_topology(ensure_model(), rasa_servers=2, settings=settings, log_dir=log_dir) as running:
-        yield running
-    rabbit("delete")
-    shutil.rmtree(log_dir, ignore_errors=True)
+    try:
+        with running_topology(ensure_model(), rasa_servers=2, settings=settings, log_dir=log_dir) as running:
+            yield running
+        shutil.rmtree(log_dir, ignore_errors=True)  # kept when the start failed: its logs say why
+    finally:
+        rabbit("delete")
 
 
 def post(url: str, sender: str, text: str, message_id: str | None = None, timeout: float = 90.0) -> list[dict]:
@@ -251,13 +255,29 @@ def test_every_event_is_published_to_rabbitmq(topology):
     assert any(e["event"] == "bot" and e.get("text") for e in published)
 
 
+def with_new_model_id(model: Path, target: Path) -> str:
+    """A copy of ``model`` under another model id (as a retrained model has), without training."""
+    model_id = uuid.uuid4().hex
+    with tarfile.open(model) as source, tarfile.open(target, "w:gz", compresslevel=1) as copy:
+        for member in source.getmembers():
+            data = source.extractfile(member) if member.isfile() else None
+            if member.name.lstrip("/") == "metadata.json" and data is not None:
+                metadata = json.loads(data.read())
+                metadata["model_id"] = model_id
+                raw = json.dumps(metadata).encode()
+                member.size = len(raw)
+                copy.addfile(member, io.BytesIO(raw))
+            else:
+                copy.addfile(member, data)
+    return model_id
+
+
 # -- a new model on every server ----------------------------------------------------------------------------------------
 
 
 def test_a_new_model_reaches_every_server_without_a_dropped_message(topology, tmp_path):
-    model = ensure_model()
     new = tmp_path / f"assistant-topologytest-{uuid.uuid4().hex[:6]}.tar.gz"
-    shutil.copyfile(model, new)
+    new_id = with_new_model_id(ensure_model(), new)
     answered: list[bool] = []
     stop = threading.Event()
 
@@ -280,7 +300,8 @@ def test_a_new_model_reaches_every_server_without_a_dropped_message(topology, tm
         new.unlink(missing_ok=True)
     assert answered and all(answered), f"{answered.count(False)} of {len(answered)} messages not answered"
     for url in topology.rasa_urls:
-        assert status_of(url, topology.settings.rasa_auth_token)["model_file"] == new.name
+        status = status_of(url, topology.settings.rasa_auth_token)
+        assert (status["model_id"], status["model_file"]) == (new_id, new.name)
 
 
 # -- faults ------------------------------------------------------------------------------------------------------------
