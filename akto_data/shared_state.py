@@ -91,11 +91,25 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: queue, lock, chats; ARGV: token, chat. Release only when nothing is pending (1: keep going).
-_FINISH = """
-if redis.call('ZCARD', KEYS[1]) > 0 then return 1 end
-redis.call('ZREM', KEYS[3], ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+# KEYS: queue, chats, lock; ARGV: payload, update_id, chat, now, token, ttl ms.
+# Queue an update and take the chat's lock if nobody holds it (1: taken).
+_ADD_AND_LOCK = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[3])
+if redis.call('SET', KEYS[3], ARGV[5], 'NX', 'PX', ARGV[6]) then return 1 end
+return 0
+"""
+
+# KEYS: queue, lock, chats; ARGV: payload just run ('' if none), token, chat.
+# Remove what was run; then, if the lock is still ours, the next update, or (none left) let go of
+# the chat in the same step, so an update queued meanwhile is never left without a runner.
+_NEXT = """
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #head > 0 then return head end
+redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('DEL', KEYS[2])
 return 0
 """
 
@@ -132,7 +146,8 @@ class SharedState:
         self._admit = self.redis.register_script(_ADMIT)
         self._reserve = self.redis.register_script(_RESERVE)
         self._renew = self.redis.register_script(_RENEW)
-        self._finish = self.redis.register_script(_FINISH)
+        self._add_and_lock = self.redis.register_script(_ADD_AND_LOCK)
+        self._next = self.redis.register_script(_NEXT)
         self._release = self.redis.register_script(_RELEASE)
 
     def key(self, *parts: object) -> str:
@@ -246,19 +261,23 @@ class ChatQueue:
         """Let go of the chat at once (this process stops): another takes it at its next sweep."""
         await self.state._call(self.state._release, [self._lock], [self.token or ""])
 
-    async def head(self) -> tuple[int, str] | None:
-        """The pending update with the lowest ``update_id``, left in the queue until :meth:`done`."""
-        rows = await self._do(lambda: self.state.redis.zrange(self._queue, 0, 0, withscores=True))
-        if not rows:
+    async def add_and_lock(self, update_id: int, payload: str, ttl: float = LOCK_TTL) -> bool:
+        """:meth:`add` then :meth:`lock`, in one step (one round trip per update)."""
+        token = secrets.token_hex(8)
+        taken = await self.state._call(
+            self.state._add_and_lock, [self._queue, self.state.key("chats"), self._lock],
+            [payload, update_id, self.chat, time.time(), token, int(ttl * 1000)])
+        if taken:
+            self.token = token
+        return bool(taken)
+
+    async def next(self, done: str | None = None) -> tuple[int, str] | None:
+        """Remove ``done`` (the update just run) and give the next one, lowest ``update_id`` first,
+        left in the queue until it has run; ``None`` when there is none (the chat is let go of in
+        the same step) or when the lock is no longer ours (the new holder goes on)."""
+        step = await self.state._call(self.state._next, [self._queue, self._lock, self.state.key("chats")],
+                                      [done or "", self.token or "", self.chat])
+        if not isinstance(step, list):
             return None
-        payload, score = rows[0]
-        return int(score), payload.decode() if isinstance(payload, bytes) else payload
-
-    async def done(self, payload: str) -> None:
-        await self._do(lambda: self.state.redis.zrem(self._queue, payload))
-
-    async def finish(self) -> bool:
-        """Release the lock if nothing is pending; True when updates came meanwhile (keep running)."""
-        more = await self.state._call(self.state._finish, [self._queue, self._lock, self.state.key("chats")],
-                                      [self.token or "", self.chat])
-        return bool(more)
+        payload, score = step
+        return int(float(score)), payload.decode() if isinstance(payload, bytes) else payload

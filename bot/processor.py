@@ -116,16 +116,13 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     async def _shared_run(self, update: Update, coroutine: Awaitable[Any], queue: ChatQueue) -> bool:
         """Queue ``update`` in Redis and run the chat's queue if nobody does; False if it must run here.
 
-        Raises :class:`Unavailable` before the update is in Redis (the caller runs it here).
+        Raises :class:`Unavailable` when Redis did not take it (the caller runs it here).
         """
         payload = json.dumps(update.to_dict(), separators=(",", ":"))
-        await queue.add(update.update_id, payload)
-        try:
-            if not await queue.lock():
-                _close(coroutine)  # the chat's holder (maybe another process) runs it in order
-                return True
-        except Unavailable:
-            return False  # queued but nobody may run it: run it here too (at least once)
+        # Unavailable: maybe queued, but nobody may run it: the caller runs it here (at least once).
+        if not await queue.add_and_lock(update.update_id, payload):
+            _close(coroutine)  # the chat's holder (maybe another process) runs it in order
+            return True
         own = _Own(payload, coroutine)
         try:
             await self._drain(queue, own)
@@ -141,37 +138,28 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Run the chat's pending updates in ``update_id`` order while holding its lock.
 
         ``own`` (this process's coroutine of the update that made it take the lock) is run
-        as is when its turn comes. The lock is renewed in the background; if it is lost
-        (this process stalled past :data:`LOCK_TTL`), draining stops after the current
-        update and the new holder goes on.
+        as is when its turn comes. The lock is renewed in the background; each step checks
+        it is still ours (if this process stalled past :data:`LOCK_TTL`, the new holder goes on).
         """
-        lost = asyncio.Event()
-
         async def keep() -> None:
             while True:
                 await asyncio.sleep(LOCK_TTL / 3)
-                try:
+                with contextlib.suppress(Unavailable):
                     if not await queue.renew():
-                        lost.set()
                         return
-                except Unavailable:
-                    continue
 
         keeper = asyncio.create_task(keep())
+        ran: str | None = None
         try:
-            while not lost.is_set():
-                head = await queue.head()
-                if head is None:
-                    if await queue.finish():
-                        continue
-                    return
-                _update_id, payload = head
+            while (step := await queue.next(ran)) is not None:
+                _update_id, payload = step
+                ran = None
                 if own is not None and own.coroutine is not None and payload == own.payload:
                     running, own.coroutine = own.coroutine, None
                     await _run(running)
                 else:
                     await self._run_payload(payload)
-                await queue.done(payload)
+                ran = payload
         except asyncio.CancelledError:
             # The process is stopping: the chat goes to another process at its next sweep rather than
             # when the lock expires (the update cut short stays queued and runs there again).

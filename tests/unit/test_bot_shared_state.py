@@ -179,10 +179,10 @@ async def test_an_update_whose_turn_never_comes_because_redis_failed_still_runs(
     log: list[tuple[str, int]] = []
     a = Process(states[0], log)
 
-    async def failing_head(self):
+    async def failing_next(self, done=None):
         raise states[0]._failed(ConnectionError("Redis went away"))
 
-    monkeypatch.setattr(shared_state.ChatQueue, "head", failing_head)
+    monkeypatch.setattr(shared_state.ChatQueue, "next", failing_next)
     await a.receive(_update(1))
     assert _runs(log) == [1]  # queued in Redis, then run here: never dropped
 
