@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -64,7 +65,7 @@ async def levels(target: Target, args: argparse.Namespace) -> list[LevelResult]:
         result = await run_level(target, concurrency, seconds=None if args.conversations else args.seconds,
                                  conversations=args.conversations)
         say(f"  {target.name}: {concurrency} chats, {result.rate:.1f} msg/s, p95 {result.latency(95):.0f} ms, "
-            f"{len(result.errors)} errors")
+            f"{len(result.errors)} errors (machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         results.append(result)
     return results
 

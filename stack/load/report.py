@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+from stack.load.check import Tally
 from stack.load.runner import LevelResult
 from stack.load.stats import best_under, ms, percentile
 
@@ -35,7 +36,7 @@ def level_table(results: Sequence[LevelResult]) -> None:
             f"{_per_msg(r.cpu_per_message('load client'))} | {r.cpu_ms.get('rasa', 0.0) / 1000 / (r.seconds or 1.0):10.2f} | "
             f"{r.rss_mb:6.0f}")
     say("(Rasa cores: CPU seconds of every Rasa server per second of the level; well under 2 with a "
-        "latency that grows means Rasa waits, not computes)")
+        "latency that grows means Rasa waits (tracker store, locks, actions) or other work holds the cores)")
     for r in results:
         slow = ", ".join(f"{step} {ms(p95)} ms" for step, p95, _ in r.slowest_steps())
         say(f"  {r.concurrency:3d} chats, slowest steps (p95): {slow}")
@@ -77,15 +78,25 @@ def long_table(short: LevelResult, long: LevelResult, short_len: int) -> None:
     lg = [o.latency_ms for o in long.answered if o.latency_ms is not None]
     tail = lg[-short_len:]
 
-    def line(label: str, values: list[float]) -> None:
+    def line(label: str, values: list[float], cpu: str = "") -> None:
         mean = sum(values) / len(values) if values else math.nan
         say(f"{label:42s} msgs {len(values):4d}  mean {ms(mean):>5} ms  p50 {ms(percentile(values, 50)):>5} ms  "
-            f"p95 {ms(percentile(values, 95)):>5} ms")
+            f"p95 {ms(percentile(values, 95)):>5} ms{cpu}")
 
-    line(f"{short.conversations} conversations of {short_len} messages", s)
-    line(f"1 conversation of {len(long.answered) + len(long.errors)} messages", lg)
+    def cpu(result: LevelResult) -> str:
+        return f"  Rasa CPU {_per_msg(result.cpu_per_message('rasa')).strip()} ms/msg"
+
+    line(f"{short.conversations} conversations of {short_len} messages", s, cpu(short))
+    line(f"1 conversation of {len(long.answered) + len(long.errors)} messages", lg, cpu(long))
     line(f"  its last {short_len} messages", tail)
     if short.errors or long.errors:
         say(f"  errors: {len(short.errors)} (short), {len(long.errors)} (long): "
             + "; ".join(f"{o.step}: {o.error}" for o in (short.errors + long.errors)[:3]))
-    say(f"  tracker check: short {short.tally}, long {long.tally}")
+    say(f"  tracker check: short {told(short.tally)}; long {told(long.tally)}")
+
+
+def told(tally: Tally) -> str:
+    """The order check in one line (only what is not zero, or "clean")."""
+    if tally.clean:
+        return "clean (nothing lost, duplicated or reordered)"
+    return ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in vars(tally).items() if value)

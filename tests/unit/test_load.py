@@ -236,3 +236,20 @@ def test_the_tables_print_a_level_with_nothing_answered_and_the_ratio(capsys):
     assert "error at explore.greeting: HTTP 503 after 5 retries" in out
     assert "    4     0.0      –      –      – " in out
     assert "ours 5.0 msg/s at 1 chats, standard 2.5 msg/s at 1 chats, ratio 2.00" in out
+
+
+def test_the_long_conversation_figure_prints_both_per_message_latencies(capsys):
+    from stack.load.check import Tally
+    from stack.load.report import long_table, told
+    from stack.load.runner import LevelResult, Outcome
+
+    short = LevelResult("ours", 1, 10.0, [Outcome("long.faq", "", 50.0)] * 20, conversations=2,
+                        cpu_ms={"rasa": 600.0})
+    long = LevelResult("ours", 1, 10.0, [Outcome("long.faq", "", 50.0)] * 10 + [Outcome("long.faq", "", 150.0)] * 10,
+                       conversations=1, cpu_ms={"rasa": 800.0})
+    long_table(short, long, 10)
+    out = capsys.readouterr().out
+    assert "2 conversations of 10 messages" in out and "mean    50 ms" in out and "Rasa CPU 30.0 ms/msg" in out
+    assert "1 conversation of 20 messages" in out and "mean   100 ms" in out and "Rasa CPU 40.0 ms/msg" in out
+    assert "its last 10 messages" in out and "mean   150 ms" in out
+    assert told(Tally()).startswith("clean") and told(Tally(lost=2, reordered=1)) == "lost 2, reordered 1"
