@@ -54,7 +54,7 @@ check "docker-compose config" sh -c "cd '$work/compose' && WEBHOOK_URL=https://b
 # (servers are Compose names, unresolvable here: HAProxy warns and starts them later)
 check "haproxy -c" haproxy -c -q -f deploy/haproxy/haproxy.cfg
 
-for script in deploy/images/build.sh deploy/images/smoke.sh deploy/validate.sh deploy/secrets/make-secrets.sh deploy/netns/run.sh; do
+for script in deploy/images/build.sh deploy/images/smoke.sh deploy/compose-local/run.sh deploy/validate.sh deploy/secrets/make-secrets.sh deploy/netns/run.sh; do
     [ -f "$script" ] && check "bash -n $script" bash -n "$script"
 done
 check "sh -n deploy/images/app-entrypoint.sh" sh -n deploy/images/app-entrypoint.sh
