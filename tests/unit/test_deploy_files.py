@@ -339,6 +339,16 @@ def test_k8s_ingress_backends_exist():
 def test_k8s_rasa_is_reachable_only_from_bot_and_console():
     """Rasa's REST webhook has no authentication."""
     policy = next(o for o in OBJECTS if o["kind"] == "NetworkPolicy"
-                  and o["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "rasa"})
+                  and o["spec"]["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": "rasa"})
     allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"]
     assert set(allowed) == {"bot", "console"}
+
+
+def test_k8s_every_process_of_ours_may_reach_the_data_services():
+    """The data services answer pods labelled part-of: assistant only: a pod without it cannot work."""
+    policy = next(o for o in OBJECTS if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "data-from-assistant")
+    allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    for workload in WORKLOADS:
+        if ours(workload):
+            labels = workload["spec"]["template"]["metadata"]["labels"]
+            assert allowed.items() <= labels.items(), workload["metadata"]["name"]
