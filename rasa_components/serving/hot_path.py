@@ -186,7 +186,8 @@ def _install_quiet_payload_interpolation(module: ModuleType) -> None:
 # - events stored by another server (several Rasa servers share the database) or the API:
 #   they are applied to the kept tracker, in order, as a fresh read would replay them;
 # - anything else (a message that failed before its save left unsaved events in memory, a
-#   new session started, a mismatch): the tracker is read from the database as Rasa does.
+#   new session started, a new model's domain, a mismatch): the tracker is read from the
+#   database as Rasa does.
 # The database stays the truth; the Redis lock store lets one server at a time handle a
 # conversation, so events are stored in id order. The memory used is bounded (_MAX_EVENTS).
 
@@ -194,10 +195,11 @@ _MAX_EVENTS = 20_000  # events kept, all conversations together (the least recen
 
 
 class _Kept:
-    __slots__ = ("tracker", "last_id", "known")
+    __slots__ = ("tracker", "last_id", "known", "domain")
 
-    def __init__(self, tracker: Any, last_id: int, known: int) -> None:
+    def __init__(self, tracker: Any, last_id: int, known: int, domain: Any) -> None:
         self.tracker = tracker
+        self.domain = domain  # a new model (PUT /model) may bring other slots: read again then
         self.last_id = last_id  # the id of the last stored event the tracker holds
         self.known = known  # how many of its events are stored (the rest were added in memory)
 
@@ -261,7 +263,7 @@ def _install_tracker_cache(module: ModuleType) -> None:
         kept = kept_trackers.pop(key, None)
         event_class = self.SQLEvent
         with self.session_scope() as session:
-            if kept is not None:
+            if kept is not None and kept.domain is self.domain:
                 rows = (session.query(event_class.id, event_class.type_name, event_class.data)
                         .filter(event_class.sender_id == sender_id, event_class.id > kept.last_id)
                         .order_by(event_class.id).all())
@@ -276,7 +278,7 @@ def _install_tracker_cache(module: ModuleType) -> None:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows],
                                                  self.domain.slots)
-        keep(key, _Kept(tracker, rows[-1].id, len(tracker.events)))
+        keep(key, _Kept(tracker, rows[-1].id, len(tracker.events), self.domain))
         return tracker
 
     store_class._retrieve = _retrieve
