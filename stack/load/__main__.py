@@ -26,7 +26,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds per level (default 30)")
     parser.add_argument("--conversations", type=int, default=None,
                         help="conversations per level instead of a duration")
-    parser.add_argument("--no-standard", action="store_true", help="skip the standard rasa run")
+    parser.add_argument("--no-standard", action="store_true", help="skip the standard rasa run (measured after ours in the default run; --topology and --telegram skip it)")
     parser.add_argument("--no-long", action="store_true", help="skip the long-conversation figure")
     parser.add_argument("--long", type=int, default=100, help="messages of the long conversation (default 100)")
     parser.add_argument("--topology", type=int, default=0, metavar="N",
