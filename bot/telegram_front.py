@@ -93,6 +93,13 @@ def chat_of(update: Update) -> int:
     return update.effective_chat.id
 
 
+def message_id(update: Update) -> str:
+    """The id Rasa knows this message by (it processes an id once): Telegram's update id, so an
+    update run again (Telegram re-delivering it, or another bot process taking over a chat whose
+    process died mid-update) gets Rasa's first answer instead of being processed twice."""
+    return f"tg-{update.update_id}"
+
+
 class KeepTyping:
     """Telegram's "typing…" indicator, kept on for as long as the ``async with`` block runs.
 
@@ -230,20 +237,21 @@ class TelegramFront:
 
     # -- handlers ------------------------------------------------------------------
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        action = UserAction(str(chat_of(update)), command="start",
-                            command_args=tuple(context.args or ()), metadata=self.metadata(update))
+        action = UserAction(str(chat_of(update)), command="start", command_args=tuple(context.args or ()),
+                            metadata=self.metadata(update), message_id=message_id(update))
         await self._run(update, context, action)
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         typed = update.effective_message.text if update.effective_message else None
         name = (typed or "/").split()[0][1:].split("@")[0].lower()
-        action = UserAction(str(chat_of(update)), command=name, metadata=self.metadata(update))
+        action = UserAction(str(chat_of(update)), command=name, metadata=self.metadata(update),
+                            message_id=message_id(update))
         await self._run(update, context, action)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         action = UserAction(str(chat_of(update)), text=message.text if message else None,
-                            metadata=self.metadata(update))
+                            metadata=self.metadata(update), message_id=message_id(update))
         await self._run(update, context, action)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -266,7 +274,7 @@ class TelegramFront:
             await self.sender(context, chat_id)(OutgoingMessage(answer))
             return
         action = UserAction(str(chat_id), button_payload=stored.payload, metadata=self.metadata(update),
-                            button_title=stored.title)
+                            button_title=stored.title, message_id=message_id(update))
         await self._run(update, context, action)
 
     @staticmethod
@@ -320,7 +328,7 @@ class TelegramFront:
             await self.on_media(update, context)
             return
         action = UserAction(str(chat_of(update)), location=(spot.latitude, spot.longitude),
-                            metadata=self.metadata(update))
+                            metadata=self.metadata(update), message_id=message_id(update))
         await self._run(update, context, action)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -327,6 +327,27 @@ async def test_two_presses_of_one_keyboard_on_the_two_bots_answer_once_in_order(
     assert texts[-1] == t("bot.button_expired") and texts.count(t("bot.button_expired")) == 1
 
 
+async def test_an_update_run_again_by_the_other_bot_is_processed_once_by_rasa(two_bots, base_settings):
+    """What happens when a bot process dies mid-update and the other runs it again (or Telegram
+    re-delivers it): the message id sent to Rasa is Telegram's update id, so Rasa processes it once."""
+    user = two_bots.user()
+    person = {"id": user.user_id, "is_bot": False, "first_name": "Léa", "language_code": "fr"}
+    update = {"update_id": 900_000 + user.user_id, "message": {
+        "message_id": 1, "from": person, "chat": {"id": user.user_id, "type": "private", "first_name": "Léa"},
+        "date": int(time.time()), "text": "merci"}}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for port in two_bots.balancer.targets:  # the same update, run by one bot then by the other
+            response = await http.post(f"http://127.0.0.1:{port}/{WEBHOOK_PATH}", json=update,
+                                       headers={"X-Telegram-Bot-Api-Secret-Token": two_bots.balancer.secret})
+            assert response.status_code == 200
+            await user.replies(count=1, timeout=30)
+        tracker = (await http.get(f"{base_settings.rasa_url}/conversations/{user.user_id}/tracker",
+                                  params={"token": base_settings.rasa_auth_token})).json()
+    await user.aclose()
+    said = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+    assert said == ["merci"]
+
+
 async def test_redis_down_mid_run_every_message_is_still_answered_once(two_bots):
     """Redis away: each bot runs on its own limits and order (a warning in its log), nothing is lost;
     back: shared again."""
