@@ -76,16 +76,26 @@ def install() -> None:
 # -- 1. idempotent processing ------------------------------------------------------------------------------------------
 
 
-def replies_after(events: list[Any], message_id: str) -> list[dict[str, Any]] | None:
+#: How long a message id is remembered (seconds). Retries come within minutes (the bot's last
+#: after about a minute, Telegram re-delivers a webhook update within hours); ids may repeat
+#: later (Telegram numbers updates at random again after a week without any), so an older user
+#: event with the same id is another message, processed as new.
+REMEMBERED_FOR = 24 * 3600.0
+
+
+def replies_after(events: list[Any], message_id: str, now: float | None = None) -> list[dict[str, Any]] | None:
     """The bot messages that answered the ``user`` event ``message_id``, or None when it is not in ``events``."""
+    import time
+
     from rasa.shared.core.events import BotUttered, UserUttered
 
+    oldest = (now if now is not None else time.time()) - REMEMBERED_FOR
     replies: list[dict[str, Any]] | None = None
     for event in events:
         if isinstance(event, UserUttered):
             if replies is not None:
                 break  # the next user message: the answer ended there
-            if event.message_id == message_id:
+            if event.message_id == message_id and (event.timestamp or 0) >= oldest:
                 replies = []
         elif replies is not None and isinstance(event, BotUttered):
             replies.append(event.message())
