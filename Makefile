@@ -13,7 +13,7 @@ RASA := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
 STAMPS := .stamps
 RASA_DATA := --domain domain --data nlu stories --config config.yml
 
-.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import content-export model eval review bench console-bench lock clean
+.PHONY: help admin check install run test test-unit test-e2e validate conversations content-check content-import content-export model eval review bench load console-bench lock clean
 
 help:
 	@echo "make run   - lance l'assistant (console sans TELEGRAM_BOT_TOKEN, Telegram sinon)"
@@ -26,6 +26,7 @@ help:
 	@echo "make eval  - compréhension mesurée sur le jeu de test mis de côté (+ baseline)"
 	@echo "make review - questions non comprises et avis 👍/👎 (pour l'équipe AKTO)"
 	@echo "make bench - mesure démarrage, mémoire et latence de la pile"
+	@echo "make load  - charge (1, 4, 16, 64 conversations à la fois) : msg/s, latences, ordre ; ARGS=\"--levels 1,16 --seconds 20\""
 	@echo "make admin EMAIL=... NAME=... - crée un compte administrateur de la console"
 	@echo "make lock  - recalcule les versions épinglées (requirements/*.lock)"
 
@@ -92,6 +93,11 @@ review: $(STAMPS)/app
 bench: install
 	$(PY) -m stack.bench
 
+# Load benchmark: ARGS passes options, e.g. make load ARGS="--levels 1,16 --no-standard" (python -m stack.load --help);
+# --telegram needs the emulator, --topology HAProxy.
+load: install $(if $(findstring --telegram,$(ARGS)),$(STAMPS)/emulator) $(if $(findstring --topology,$(ARGS)),$(STAMPS)/haproxy)
+	$(PY) -m stack.load $(ARGS)
+
 console-bench: $(STAMPS)/app
 	$(PY) -m web.bench
 
@@ -121,6 +127,16 @@ test-e2e: install $(STAMPS)/emulator $(STAMPS)/browser $(STAMPS)/haproxy
 lock: | $(UV)
 	$(UV) pip compile -q --python-version 3.11 pyproject.toml --extra dev -o requirements/app.lock
 	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu requirements/rasa.in -o requirements/rasa.lock
+
+# Deployment files (deploy/, README "Deployment"): checks without a Docker daemon or a cluster
+# (kubernetes-validate, docker-compose config, haproxy -c, tests/unit/test_deploy*.py), and the
+# two images built from Debian packages (root, buildah/podman/debootstrap; minutes).
+.PHONY: deploy-check deploy-images
+deploy-check: $(STAMPS)/app
+	bash deploy/validate.sh
+
+deploy-images: install
+	bash deploy/images/build.sh
 
 clean:
 	rm -rf $(STAMPS) $(VENV) $(RASA_VENV) tests/emulator/node_modules web/node_modules web/static/vendor
