@@ -239,6 +239,7 @@ def _caught_up(kept: _Kept, rows: list[Any]) -> Any:
 
 
 def _install_tracker_cache(module: ModuleType) -> None:
+    import itertools
     import json
     from collections import OrderedDict
 
@@ -281,4 +282,16 @@ def _install_tracker_cache(module: ModuleType) -> None:
         keep(key, _Kept(tracker, rows[-1].id, len(tracker.events), self.domain))
         return tracker
 
+    rasa_additional_events = store_class._additional_events
+
+    def _additional_events(self: Any, session: Any, tracker: Any) -> Any:
+        """The events to save: Rasa counts the session's stored events each time; a kept
+        tracker knows how many of its events are stored (checked at its read, and the
+        conversation's lock keeps other writers out until this save)."""
+        kept = kept_trackers.get((id(self), tracker.sender_id))
+        if kept is not None and kept.tracker is tracker and kept.domain is self.domain:
+            return itertools.islice(tracker.events, kept.known, len(tracker.events))
+        return rasa_additional_events(self, session, tracker)
+
     store_class._retrieve = _retrieve
+    store_class._additional_events = _additional_events
