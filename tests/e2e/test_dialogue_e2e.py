@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import httpx
+
+from actions.fallback import MIN_SUGGESTION_CONFIDENCE, NOT_TOPICS
 from akto_data.review import unanswered
+
+#: Vague messages; the test takes the first one the running model puts in the "did you mean"
+#: band (no topic at 0.25 or more, one at 0.10 or more). A single fixed sentence drifted in and
+#: out of that band as training data changed ("pour les sous", then "c pour mon dossier").
+VAGUE = ["c pour mon dossier", "pour les sous", "c pour savoir un truc", "et pour le reste ?",
+         "je voulais demander pour après", "c possible ça pour moi ?", "pour mon truc là",
+         "et du coup pour moi ?", "g une question sur mon dossier", "c pour l'argent"]
+
+
+def a_vague_message(settings) -> str:
+    """The first of :data:`VAGUE` that the model sends to the fallback with a topic to suggest."""
+    for text in VAGUE:
+        parsed = httpx.post(f"{settings.rasa_url}/model/parse", json={"text": text}, timeout=30,
+                            params={"token": settings.rasa_auth_token}).json()
+        topics = [entry["confidence"] for entry in parsed["intent_ranking"]
+                  if entry["name"] not in NOT_TOPICS and entry["name"] != "nlu_fallback"]
+        if parsed["intent"]["name"] == "nlu_fallback" and topics and max(topics) >= MIN_SUGGESTION_CONFIDENCE:
+            return text
+    raise AssertionError("no vague message lands in the 'did you mean' band any more: add one to VAGUE")
 
 
 async def test_pay_question_gets_the_figure_first_then_a_territory_button_refines_it_with_source(user):
@@ -34,12 +56,9 @@ async def test_pay_question_gets_the_figure_first_then_a_territory_button_refine
     assert any("Être contacté par un CFA" in title for title, _ in card.buttons)
 
 
-async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_review(user):
+async def test_gibberish_gets_did_you_mean_then_the_options_and_is_logged_for_review(user, base_settings):
     before = len(unanswered())
-    # Vague, with its likeliest topic well inside the "did you mean" band (0.10-0.25):
-    # mobility aid at 0.17-0.19 with every config and data set tried this session.
-    # ("pour les sous" sat at the band's edge and fell out when DIET lost a layer.)
-    await user.say("c pour mon dossier")
+    await user.say(a_vague_message(base_settings))
     first = (await user.replies())[-1]
     assert "Tu voulais dire" in first.text
     assert [title for title, _ in first.buttons][-1] == "Non, autre chose"
