@@ -35,8 +35,9 @@ def level_table(results: Sequence[LevelResult]) -> None:
             f"{_per_msg(r.cpu_per_message('rasa'))} {_per_msg(r.cpu_per_message('actions'))} "
             f"{_per_msg(r.cpu_per_message('load client'))} | {r.cpu_ms.get('rasa', 0.0) / 1000 / (r.seconds or 1.0):10.2f} | "
             f"{r.rss_mb:6.0f}")
-    say("(Rasa cores: CPU seconds of every Rasa server per second of the level; well under 2 with a "
-        "latency that grows means Rasa waits (tracker store, locks, actions) or other work holds the cores)")
+    say("(Rasa cores: CPU seconds of every Rasa server per second of the level. One Rasa server is one Python "
+        "event loop: about 1 core at most. Well under that while latency grows: Rasa waits (tracker store, locks, "
+        "actions) or other work holds the cores)")
     for r in results:
         slow = ", ".join(f"{step} {ms(p95)} ms" for step, p95, _ in r.slowest_steps())
         say(f"  {r.concurrency:3d} chats, slowest steps (p95): {slow}")
