@@ -309,8 +309,8 @@ def test_a_new_model_reaches_every_server_without_a_dropped_message(topology, tm
 CONVERSATION = ["bonjour", "c'est quoi l'alternance", "merci", "quelles aides pour le permis", "merci", "salut"]
 
 
-async def _chat(client: RasaClient, sender: str, sent: list[str], answered: list[bool]) -> None:
-    for number, text in enumerate(CONVERSATION):
+async def _chat(client: RasaClient, sender: str, sent: list[str], answered: list[bool], rounds: int = 1) -> None:
+    for number, text in enumerate(CONVERSATION * rounds):
         message_id = f"{sender}-{number}"
         sent.append(message_id)
         answered.append(bool(await client.send(sender, text, {"channel": "telegram"}, message_id=message_id)))
@@ -322,8 +322,14 @@ async def test_a_rasa_server_killed_mid_traffic_loses_and_duplicates_nothing(top
     sent: dict[str, list[str]] = {s: [] for s in senders}
     answered: list[bool] = []
     try:
-        traffic = asyncio.ensure_future(asyncio.gather(*(_chat(client, s, sent[s], answered) for s in senders)))
-        await asyncio.sleep(1.5)
+        # Enough messages (6 chats x 30) that the traffic still runs when the server dies, however
+        # fast the servers are (36 messages once took under 1.5 s); killed once some are answered.
+        traffic = asyncio.ensure_future(asyncio.gather(*(_chat(client, s, sent[s], answered, rounds=5)
+                                                         for s in senders)))
+        for _ in range(1200):
+            if len(answered) >= 12 or traffic.done():
+                break
+            await asyncio.sleep(0.05)
         assert not traffic.done(), "the traffic should still run when the server is killed"
         topology.kill("rasa-1")
         await traffic
