@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,3 +89,26 @@ def dispose_engines() -> None:
     _engines.clear()
     _factories.clear()
     _schema_ready.clear()
+
+
+def on_server(url: str, *statements: str) -> None:
+    """Run ``statements`` on the PostgreSQL server of ``url``, from its ``postgres`` database.
+
+    ``CREATE`` / ``DROP DATABASE`` cannot run inside the database they name, nor in a
+    transaction: the benchmarks (``make console-bench``, ``make load --topology``) recreate
+    their scratch databases this way. Errors are the caller's to tell.
+    """
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def recreate_database_statements(url: str) -> tuple[str, str]:
+    """DROP (with its sessions) then CREATE of the database ``url`` names, for :func:`on_server`."""
+    name = make_url(url).database
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'

@@ -150,22 +150,14 @@ def report(name: str, results: list[tuple[str, int, float, float]]) -> bool:
 
 
 def postgres_url() -> str | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from akto_data.db import on_server, recreate_database_statements
 
     url = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/akto_bench")
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        on_server(url, *recreate_database_statements(url))
     except Exception as exc:  # no server: SQLite only
         print(f"PostgreSQL skipped ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
         return None
-    finally:
-        admin.dispose()
     return url
 
 

@@ -28,9 +28,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from akto_data.db import dispose_engines, on_server, recreate_database_statements
 from stack.load.report import level_table, say
 from stack.load.runner import LevelResult, Load, Target, check_trackers
 from stack.load.stats import ms
@@ -46,31 +46,16 @@ STEADY, SETTLE = 15.0, 10.0
 
 def fresh_database(url: str) -> None:
     """Drop and recreate the bench database (like ``make console-bench``): every run starts empty."""
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    finally:
-        admin.dispose()
+    on_server(url, *recreate_database_statements(url))
 
 
 def drop_database(url: str) -> None:
-    from akto_data.db import dispose_engines
-
     dispose_engines()
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
+    drop = recreate_database_statements(url)[0]
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        on_server(url, drop)
     except Exception as exc:  # told, never fatal: the figures are already printed
-        say(f"base {parsed.database} non supprimée : {type(exc).__name__}")
-    finally:
-        admin.dispose()
+        say(f"base {make_url(url).database} non supprimée : {type(exc).__name__}")
 
 
 def topology_environment() -> str:
