@@ -14,6 +14,7 @@ minute, 2.5 GB) once for the module.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ import httpx
 import pytest
 
 from akto_data.settings import PROJECT_ROOT
+from bot.rasa_client import RasaClient
 
 SCRIPT = PROJECT_ROOT / "deploy" / "netns" / "run.sh"
 NAME = "aktot"      # namespaces aktot-data, aktot-rasa1, … (not the akto-* of a manual run)
@@ -99,6 +101,16 @@ def test_the_balancer_answers_with_one_rasa_host_gone(hosts):
     assert pids
     for pid in pids:
         os.kill(int(pid), signal.SIGKILL)
-    for attempt in range(6):  # every message answered, whichever host the balancer tried first
-        sender = f"netns-down-{attempt}-{uuid.uuid4().hex[:6]}"
-        assert any("Ici c'est ma place" in text for text in say(EDGE, sender, "slt"))
+    # Every message answered, whichever host the balancer tried first: HAProxy re-sends a refused
+    # connection, and the bot's client re-sends a 502 at once with the same message id (HAProxy
+    # once answered 502 while the killed host's sockets were going away).
+    async def as_the_bot(sender: str) -> list[dict]:
+        client = RasaClient(EDGE)
+        try:
+            return await client.send(sender, "slt", {}, message_id=uuid.uuid4().hex)
+        finally:
+            await client.aclose()
+
+    for attempt in range(6):
+        replies = asyncio.run(as_the_bot(f"netns-down-{attempt}-{uuid.uuid4().hex[:6]}"))
+        assert any("Ici c'est ma place" in reply.get("text", "") for reply in replies), replies
