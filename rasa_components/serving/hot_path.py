@@ -31,7 +31,8 @@ def install() -> None:
         return
     import os
 
-    # For before/after measurements only: HOT_PATH_OFF=validator,interpolation leaves those out.
+    # For before/after measurements only: HOT_PATH_OFF=validator,interpolation leaves those out
+    # (names: validator, interpolation, trackers, history).
     off = set(os.environ.get("HOT_PATH_OFF", "").split(","))
     if "validator" not in off:
         _when_imported("rasa.core.actions.action", _install_action_validator)
@@ -39,6 +40,11 @@ def install() -> None:
         _when_imported("rasa.core.nlg.interpolator", _install_quiet_payload_interpolation)
     if "trackers" not in off:
         _when_imported("rasa.core.tracker_store", _install_tracker_cache)
+    if "history" not in off:
+        from rasa_components.serving import history
+
+        for name, patch in history.patches().items():
+            _when_imported(name, patch)
     _installed = True
 
 
