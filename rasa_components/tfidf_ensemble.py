@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -73,6 +74,13 @@ class TfidfEnsembleClassifier(GraphComponent, IntentClassifier):
                 model = joblib.load(Path(directory) / MODEL_FILE)
         except (ValueError, FileNotFoundError):
             model = None
+        if model is not None:
+            # The logistic regression multiplies each message's sparse features by coef_.T. Stored
+            # row-major, that transpose is not contiguous and scipy copied the whole matrix (34 x 21,000)
+            # at every message: 0.45 of the 2 ms a prediction took. Column-major, the same numbers are
+            # read in place.
+            classifier = model.steps[-1][1]
+            classifier.coef_ = np.asfortranarray(classifier.coef_)
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:

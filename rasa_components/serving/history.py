@@ -128,6 +128,7 @@ def _rule_window(policy: Any) -> int:
 def _install_rule_states(module: ModuleType) -> None:
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
     from rasa.core.policies.policy import SupportedData
+    from rasa.shared.core.constants import PREVIOUS_ACTION
     from rasa.shared.core.events import ActionExecuted
 
     policy_class = module.RulePolicy
@@ -167,7 +168,46 @@ def _install_rule_states(module: ModuleType) -> None:
         featurizer._choose_last_user_input([states], use_text_for_last_user_input)
         return states
 
+    def _is_rule_applicable(self: Any, rule_key: str, turn_index: int, conversation_state: dict[str, Any]) -> bool:
+        """Rasa's ``RulePolicy._is_rule_applicable``, the rule's states reversed once (not at each call)."""
+        reversed_rules = self.__dict__.get("_reversed_rules")
+        if reversed_rules is None:
+            reversed_rules = self._reversed_rules = {}
+        reversed_rule_states = reversed_rules.get(rule_key)
+        if reversed_rule_states is None:
+            reversed_rule_states = reversed_rules[rule_key] = list(reversed(self._rule_key_to_state(rule_key)))
+        if turn_index >= len(reversed_rule_states):
+            return True
+        current_previous_action = conversation_state.get(PREVIOUS_ACTION)
+        rule_previous_action = reversed_rule_states[turn_index].get(PREVIOUS_ACTION)
+        if not rule_previous_action and not current_previous_action:
+            return True
+        if not rule_previous_action or not current_previous_action:
+            return False
+        return bool(self._does_rule_match_state(reversed_rule_states[turn_index], conversation_state))
+
+    def _get_possible_keys(self: Any, lookup: dict[str, str], states: list[dict[str, Any]]) -> set[str]:
+        """Rasa's ``RulePolicy._get_possible_keys``, stopping once every rule left is shorter than the turns
+        looked at (Rasa goes on over the whole conversation, keeping them all)."""
+        lengths = self.__dict__.get("_lookup_lengths")
+        if lengths is None:
+            lengths = self._lookup_lengths = {}
+        known = lengths.get(id(lookup))
+        if known is None or known[0] is not lookup or known[1] != len(lookup):
+            longest = max((len(self._rule_key_to_state(key)) for key in lookup), default=0)
+            known = lengths[id(lookup)] = (lookup, len(lookup), longest)
+        possible_keys = set(lookup.keys())
+        for index, state in enumerate(reversed(states)):
+            if not possible_keys or index >= known[2]:  # every rule left is applicable from here on
+                break
+            possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, index, state)}
+        return possible_keys
+
+    RASA["is_rule_applicable"] = policy_class._is_rule_applicable
+    RASA["get_possible_keys"] = policy_class._get_possible_keys
     policy_class._prediction_states = _prediction_states
+    policy_class._is_rule_applicable = _is_rule_applicable
+    policy_class._get_possible_keys = _get_possible_keys
 
 
 # -- 3. the action server gets the recent events ----------------------------------------------------------------------

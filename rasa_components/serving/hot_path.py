@@ -32,7 +32,7 @@ def install() -> None:
     import os
 
     # For before/after measurements only: HOT_PATH_OFF=validator,interpolation leaves those out
-    # (names: validator, interpolation, trackers, history).
+    # (names: validator, interpolation, trackers, sqlite, history).
     off = set(os.environ.get("HOT_PATH_OFF", "").split(","))
     if "validator" not in off:
         _when_imported("rasa.core.actions.action", _install_action_validator)
@@ -40,6 +40,8 @@ def install() -> None:
         _when_imported("rasa.core.nlg.interpolator", _install_quiet_payload_interpolation)
     if "trackers" not in off:
         _when_imported("rasa.core.tracker_store", _install_tracker_cache)
+    if "sqlite" not in off:
+        _when_imported("rasa.core.tracker_store", _install_sqlite_connections)
     if "history" not in off:
         from rasa_components.serving import history
 
@@ -301,3 +303,52 @@ def _install_tracker_cache(module: ModuleType) -> None:
 
     store_class._retrieve = _retrieve
     store_class._additional_events = _additional_events
+
+
+# -- 4. the embedded tracker store keeps its SQLite connection ---------------------------------------------------------
+#
+# Why: Rasa 3.6's SQLAlchemy 1.4 gives a SQLite file a NullPool: every read and every save
+# of a conversation opened the database file again (and read its schema), and every save's
+# commit waited for the disk (SQLite's default ``synchronous=FULL``). The embedded default
+# keeps Rasa's conversations in the product's SQLite file, already in WAL mode (akto_data.db).
+# Rasa's connections are now pooled and use ``synchronous=NORMAL``, which SQLite documents as
+# safe in WAL mode: a process crash loses nothing; a power cut may lose the last commits of
+# the conversation history, never corrupt it (leads, consents and the catalogue are written
+# by the app's own connections, which keep ``FULL``). ``busy_timeout`` as the app uses it.
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _install_sqlite_connections(module: ModuleType) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import QueuePool
+
+    rasa_kwargs = module.create_engine_kwargs
+
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        kwargs = dict(rasa_kwargs(url))
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            # Rasa runs its tracker store on its event loop's thread; the pool may hand a
+            # connection to another thread only after it was returned (SQLAlchemy 2's default).
+            kwargs.update(poolclass=QueuePool, connect_args={"check_same_thread": False})
+        return kwargs
+
+    module.create_engine_kwargs = create_engine_kwargs
+    store_class = module.SQLTrackerStore
+    rasa_init = store_class.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        rasa_init(self, *args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.engine.dispose()  # the connection that created the tables had no pragmas
+
+    store_class.__init__ = init

@@ -149,11 +149,46 @@ TRACKERS = """
 """
 
 
+SQLITE = """
+    import asyncio, tempfile
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    domain = Domain.from_yaml('version: "3.1"\\nintents: [greet]')
+    store = SQLTrackerStore(domain, dialect="sqlite", db=tempfile.mkdtemp() + "/trackers.db")
+
+    async def main():
+        tracker = await store.get_or_create_tracker("chat", append_action_listen=False)
+        tracker.update(UserUttered("bonjour", {"name": "greet", "confidence": 1.0}))
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+        with store.engine.connect() as first:
+            first_id = id(first.connection.dbapi_connection)
+            pragmas = [first.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("journal_mode", "synchronous")]
+        with store.engine.connect() as second:
+            reused = id(second.connection.dbapi_connection) == first_id
+        fresh = SQLTrackerStore(domain, dialect="sqlite", db=store.engine.url.database)
+        stored = [e.as_dict()["event"] for e in (await fresh.retrieve("chat")).events]
+        return {"pool": type(store.engine.pool).__name__, "pragmas": pragmas, "reused": reused, "stored": stored}
+
+    out = asyncio.run(main())
+    print(json.dumps(out))
+"""
+
+
+def test_the_sqlite_tracker_store_keeps_its_connection_in_wal_mode(outputs):
+    """The embedded default's conversations: one pooled connection, WAL with synchronous=NORMAL, saved as before."""
+    assert outputs["sqlite"] == {"pool": "QueuePool", "pragmas": ["wal", 1], "reused": True,
+                                 "stored": ["user", "action"]}
+
+
 @pytest.fixture(scope="module")
 def outputs() -> dict:
     """Both checks in one Rasa process (importing Rasa takes half a minute)."""
     code = "results = {}\n"
-    for name, snippet in (("validation", VALIDATION), ("interpolation", INTERPOLATION), ("trackers", TRACKERS)):
+    for name, snippet in (("validation", VALIDATION), ("interpolation", INTERPOLATION), ("trackers", TRACKERS),
+                          ("sqlite", SQLITE)):
         body = textwrap.indent(textwrap.dedent(snippet).replace("print(json.dumps(out))", "return out"), "    ")
         code += f"def {name}():\n{body}\nresults[{name!r}] = {name}()\n"
     return in_rasa(code + "print(json.dumps(results))\n")
