@@ -9,7 +9,7 @@ ticket lock kept in one Redis key, but:
    it back, with no transaction: two servers receiving a message of the same chat at the
    same moment can both read "no lock", both write ticket 0, and both process at once
    (two answers computed on the same tracker, events interleaved). Here every change of
-   the key is one Redis transaction (``WATCH``/``MULTI``, retried on conflict).
+   the key is one Lua script, which Redis runs atomically (one round trip).
 2. **A ticket lives a fixed time** (``TICKET_LOCK_LIFETIME``, 60 s by default). A server
    killed while holding a chat's lock stalls that chat for the whole lifetime; a
    lifetime short enough to recover fast lets a slow message's lock expire while it
@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, RedisLockStore
@@ -57,54 +55,77 @@ class AtomicRedisLockStore(RedisLockStore):
         kwargs.pop("type", None)
         super().__init__(host=endpoint_config.url or "localhost", **kwargs)
 
-    # -- every change of the lock key is one transaction --------------------------------------------------------
-    def _change(self, conversation_id: str, change: Callable[[TicketLock], Any]) -> Any:
-        """Apply ``change`` to the stored lock in a Redis transaction; returns what ``change`` returned."""
-        key = self.key_prefix + conversation_id
-        outcome: list[Any] = []
+    # -- every change of the lock key is one Redis script --------------------------------------------------------
+    #
+    # A Lua script runs atomically in Redis: the read, the change and the write of the key are
+    # one round trip (a WATCH/MULTI transaction took three, and its retries). The key holds
+    # what Rasa's ``TicketLock.dumps`` writes (each ticket a JSON string inside the JSON), so
+    # Rasa's own ``get_lock`` still reads it. Times are the Rasa server's clock, as in Rasa.
+    _SCRIPT = """
+    local op, conversation_id = ARGV[1], ARGV[2]
+    local now, lifetime, number = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+    local tickets = {}
+    local raw = redis.call('GET', KEYS[1])
+    if raw then
+      for _, text in ipairs(cjson.decode(raw).tickets or {}) do
+        local ticket = cjson.decode(text)
+        if ticket.expires >= now then table.insert(tickets, ticket) end  -- Rasa: expired if now > expires
+      end
+    end
+    local result = 0
+    if op == 'issue' then
+      result = (#tickets > 0 and tickets[#tickets].number or -1) + 1
+      table.insert(tickets, {number = result, expires = now + lifetime})
+    elseif op == 'renew' or op == 'remove' then
+      for index, ticket in ipairs(tickets) do
+        if ticket.number == number then
+          result = 1
+          if op == 'renew' then ticket.expires = now + lifetime else table.remove(tickets, index) end
+          break
+        end
+      end
+    end
+    if #tickets == 0 then
+      redis.call('DEL', KEYS[1])
+      return result
+    end
+    local texts, expires = {}, 0
+    for _, ticket in ipairs(tickets) do
+      table.insert(texts, cjson.encode({number = ticket.number, expires = ticket.expires}))
+      if ticket.expires > expires then expires = ticket.expires end
+    end
+    local ttl = math.max(1, math.floor((expires - now) * 1000) + 1000)
+    redis.call('SET', KEYS[1], cjson.encode({conversation_id = conversation_id, tickets = texts}), 'PX', ttl)
+    return result
+    """
 
-        def transaction(pipe: Any) -> None:
-            outcome.clear()
-            raw = pipe.get(key)
-            lock = TicketLock.from_dict(json.loads(raw)) if raw else TicketLock(conversation_id)
-            outcome.append(change(lock))
-            lock.remove_expired_tickets()
-            pipe.multi()
-            if lock.tickets:
-                expires = max(ticket.expires for ticket in lock.tickets)
-                pipe.set(key, lock.dumps(), px=max(1, int((expires - time.time()) * 1000) + 1000))
-            else:
-                pipe.delete(key)
-
-        self.red.transaction(transaction, key)
-        return outcome[0] if outcome else None
+    def _change(self, conversation_id: str, op: str, lifetime: float = 0, number: int = 0) -> int:
+        """Run ``op`` (issue, renew, remove, expire) on the stored lock in one atomic script."""
+        script = self.__dict__.get("_script")
+        if script is None:
+            script = self._script = self.red.register_script(self._SCRIPT)
+        return int(script(keys=[self.key_prefix + conversation_id],
+                          args=[op, conversation_id, time.time(), float(lifetime), number]))
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = 0) -> int:
         lifetime = lock_lifetime or configured_lifetime()
         try:
-            return int(self._change(conversation_id, lambda lock: lock.issue_ticket(lifetime)))
+            return self._change(conversation_id, "issue", lifetime)
         except Exception as exc:
             raise LockError(f"Error while acquiring lock. Error:\n{exc}") from exc
 
     def update_lock(self, conversation_id: str) -> None:
-        self._change(conversation_id, lambda lock: None)  # drops expired tickets
+        self._change(conversation_id, "expire")  # drops expired tickets
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        self._change(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
+        self._change(conversation_id, "remove", number=ticket_number)
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         self.finish_serving(conversation_id, ticket_number)  # the key goes with its last ticket
 
     def renew(self, conversation_id: str, ticket_number: int, lifetime: float) -> bool:
         """Push our ticket's expiry ``lifetime`` seconds ahead; False if it is gone."""
-        def change(lock: TicketLock) -> bool:
-            for ticket in lock.tickets:
-                if ticket.number == ticket_number:
-                    ticket.expires = time.time() + lifetime
-                    return True
-            return False
-
-        return bool(self._change(conversation_id, change))
+        return bool(self._change(conversation_id, "renew", lifetime, ticket_number))
 
     # -- the lock, renewed while held or waited for ----------------------------------------------------------------
     @contextlib.asynccontextmanager
