@@ -32,7 +32,7 @@ def install() -> None:
     import os
 
     # For before/after measurements only: HOT_PATH_OFF=validator,interpolation leaves those out
-    # (names: validator, interpolation, trackers, sqlite, sessions, history).
+    # (names: validator, interpolation, trackers, sqlite, history).
     off = set(os.environ.get("HOT_PATH_OFF", "").split(","))
     if "validator" not in off:
         _when_imported("rasa.core.actions.action", _install_action_validator)
@@ -42,8 +42,6 @@ def install() -> None:
         _when_imported("rasa.core.tracker_store", _install_tracker_cache)
     if "sqlite" not in off:
         _when_imported("rasa.core.tracker_store", _install_sqlite_connections)
-    if "sessions" not in off:
-        _when_imported("rasa.utils.endpoints", _install_kept_sessions)
     if "history" not in off:
         from rasa_components.serving import history
 
@@ -367,65 +365,3 @@ def _install_sqlite_connections(module: ModuleType) -> None:
 
     store_class.__init__ = init
 
-
-# -- 5. one HTTP session per endpoint, its connections kept alive ------------------------------------------------------
-#
-# Why: Rasa 3.6's ``EndpointConfig.request`` opens a new aiohttp ``ClientSession`` for every
-# call (``async with self.session()``), so each custom action cost a new session, a new TCP
-# connection to the action server and its teardown, on both sides. A session is now kept per
-# endpoint and event loop, and its connections are reused. Idle connections are dropped after
-# 2 s, before any server here drops them (Sanic, HAProxy: 5 s and more), so a request is not
-# sent on a connection the server is closing. A connection that broke anyway (the action
-# server killed) fails that call as before: Rasa reports the action server unreachable, the
-# message is not saved and the bot sends it again (``idempotency``); the next call connects
-# afresh.
-
-_KEEP_ALIVE_S = 2.0
-_MAX_SESSIONS = 32
-_sessions: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-
-
-class _KeptSession:
-    """``async with`` on a kept session: hands it out, does not close it."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-
-    async def __aenter__(self) -> Any:
-        return self.session
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        return None
-
-
-def _install_kept_sessions(module: ModuleType) -> None:
-    import asyncio
-
-    import aiohttp
-
-    config_class = module.EndpointConfig
-    rasa_session = config_class.session
-
-    def session(self: Any) -> Any:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return rasa_session(self)  # outside an event loop: Rasa's own, closed after use
-        key = (id(self), id(loop))
-        kept = _sessions.get(key)
-        if kept is None or kept[0] is not self or kept[1] is not loop or kept[2].closed:
-            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) \
-                if self.basic_auth else None
-            client = aiohttp.ClientSession(
-                headers=self.headers, auth=auth,
-                timeout=aiohttp.ClientTimeout(total=module.DEFAULT_REQUEST_TIMEOUT),
-                connector=aiohttp.TCPConnector(keepalive_timeout=_KEEP_ALIVE_S),
-            )
-            kept = _sessions[key] = (self, loop, client)
-            while len(_sessions) > _MAX_SESSIONS:  # endpoints are few and long-lived; a bound all the same
-                _, old_loop, old = _sessions.pop(next(iter(_sessions)))
-                if old_loop is loop and not old.closed:
-                    loop.create_task(old.close())
-        return _KeptSession(kept[2])
-
-    config_class.session = session
