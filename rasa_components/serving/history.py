@@ -1,6 +1,6 @@
 """A long conversation costs no more per message than a short one (issue 14, the hot path).
 
-Why: three things in Rasa 3.6 went over the whole conversation at every message, so the
+Why: four things in Rasa 3.6 went over the whole conversation at every message, so the
 100th message of a conversation cost half as much again as the 10th (``make load``'s
 long-conversation figure; a profile of a 200-message conversation put 34 % of the Rasa
 process in the rule policy's states and 12 % in the action server's request):
@@ -25,9 +25,12 @@ process in the rule policy's states and 12 % in the action server's request):
    slot values before the latest message (``actions.texts``) and, for forms, the events
    since the last message: all inside that window.
 
-Each part is checked against Rasa's own computation in ``tests/unit/test_hot_path_rasa.py``
-(same predictions, same states, same applied events over conversations with forms,
-reverts and restarts). ``HOT_PATH_OFF=history`` leaves all three out.
+4. **A copy of the tracker.** Rasa copies the tracker before each action by replaying every
+   event into a new one; the state is now copied instead (see :func:`_install_tracker_copy`).
+
+Each part is checked against Rasa's own computation in ``tests/e2e/test_long_conversation_history.py``
+(same predictions, same states, same applied events, same copies over conversations with
+forms, reverts and restarts). ``HOT_PATH_OFF=history`` leaves all four out.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ REPLAYS = {"carried": 0, "started": 0}
 
 
 # -- 1. applied events, extended rather than replayed --------------------------------------------------------------
+
+
+def _install_applied_events_and_copy(module: ModuleType) -> None:
+    _install_applied_events(module)
+    _install_tracker_copy(module)
 
 
 def _install_applied_events(module: ModuleType) -> None:
@@ -253,10 +261,69 @@ def _install_action_window(module: ModuleType) -> None:
     module.RemoteAction._action_call_format = _action_call_format
 
 
+# -- 4. a copy of the tracker without replaying the conversation -----------------------------------------------------
+
+
+def _install_tracker_copy(module: ModuleType) -> None:
+    import copy
+    import dataclasses
+
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        FollowupAction,
+        Restarted,
+        SessionStarted,
+        UserUttered,
+    )
+
+    tracker_class = module.DialogueStateTracker
+    rasa_copy = RASA["copy"] = tracker_class.copy
+    unknown = object()
+
+    def replayed_followup(events: Any) -> Any:
+        """The follow-up action a replay of ``events`` ends with (Rasa's ``apply_to`` of each
+        event), or ``unknown`` when a revert would replay again."""
+        for event in reversed(events):
+            if isinstance(event, (UserUttered, ActionExecuted)):
+                return None  # both clear it
+            if isinstance(event, FollowupAction):
+                return event.action_name
+            if isinstance(event, Restarted):
+                return ACTION_SESSION_START_NAME
+            if isinstance(event, SessionStarted):
+                return ACTION_LISTEN_NAME  # its reset
+            if type(event).__name__ in ("UserUtteranceReverted", "ActionReverted"):
+                return unknown
+        return ACTION_LISTEN_NAME  # a new tracker's
+
+    def copy_tracker(self: Any) -> Any:
+        """Rasa's ``copy`` replays every event into a new tracker (``travel_back_in_time``), at
+        each action run (``MessageProcessor._run_action``). The replayed state is the state
+        this tracker holds, so it is copied instead: the same events, slot copies, the last
+        message and action, the form. The follow-up action is the one a replay ends with (the
+        processor clears it on the tracker itself, without an event); after a revert, Rasa's copy."""
+        followup = replayed_followup(self.events)
+        if followup is unknown or type(self) is not tracker_class or type(self.slots) is not dict:
+            return rasa_copy(self)
+        new = self.init_copy()  # what Rasa's copy starts from: no model id, no sender source
+        new.events = new._create_events(list(self.events))
+        new.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
+        new._paused = self._paused
+        new.followup_action = followup
+        new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+        new.latest_message = self.latest_message
+        new.latest_bot_utterance = self.latest_bot_utterance
+        new.active_loop = dataclasses.replace(self.active_loop) if self.active_loop is not None else None
+        return new
+
+    tracker_class.copy = copy_tracker
+
+
 def patches() -> dict[str, Any]:
     """Module -> patch, for :func:`rasa_components.serving.hot_path.install`."""
     return {
-        "rasa.shared.core.trackers": _install_applied_events,
+        "rasa.shared.core.trackers": _install_applied_events_and_copy,
         "rasa.core.policies.rule_policy": _install_rule_states,
         "rasa.core.actions.action": _install_action_window,
     }

@@ -32,7 +32,7 @@ def install() -> None:
     import os
 
     # For before/after measurements only: HOT_PATH_OFF=validator,interpolation leaves those out
-    # (names: validator, interpolation, trackers, sqlite, history).
+    # (names: validator, interpolation, trackers, sqlite, payloads, history).
     off = set(os.environ.get("HOT_PATH_OFF", "").split(","))
     if "validator" not in off:
         _when_imported("rasa.core.actions.action", _install_action_validator)
@@ -42,6 +42,8 @@ def install() -> None:
         _when_imported("rasa.core.tracker_store", _install_tracker_cache)
     if "sqlite" not in off:
         _when_imported("rasa.core.tracker_store", _install_sqlite_connections)
+    if "payloads" not in off:
+        _when_imported("rasa.core.processor", _install_payload_parse)
     if "history" not in off:
         from rasa_components.serving import history
 
@@ -365,3 +367,49 @@ def _install_sqlite_connections(module: ModuleType) -> None:
 
     store_class.__init__ = init
 
+
+
+# -- 5. a button payload is not run through the language models ------------------------------------------------------
+#
+# Why: a button sends its payload, ``/inform{"lead_start": "rentree"}``: the intent and
+# entities are in the text. Rasa 3.6 still runs the whole NLU pipeline on it (tokenizer,
+# featurizers, DIET, our TF-IDF ensemble: most of a message's CPU), then its last
+# component, ``RegexMessageHandler``, replaces every guess with what the payload says,
+# in a new message holding only text, intent, ranking and entities. When the payload's
+# intent is one of the domain's, the pipeline's work is thrown away, so it is skipped and
+# ``RegexMessageHandler``'s own function builds the same result (tested equal to the
+# whole pipeline's for every button of the domain and the load scripts). Anything else
+# starting with "/" (unknown intent, not a payload) goes through the pipeline as before,
+# where Rasa warns about it once. Half the messages of the load scripts are buttons.
+
+
+#: Rasa's own parse, replaced below, kept for the equivalence test
+RASA_PARSE: dict[str, Any] = {}
+
+
+def _install_payload_parse(module: ModuleType) -> None:
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    processor_class = module.MessageProcessor
+    rasa_parse = processor_class._parse_message_with_graph
+    pattern = YAMLStoryReader._regex_message_pattern()
+
+    def _parse_message_with_graph(self: Any, message: Any, tracker: Any,
+                                  only_output_properties: bool = True) -> dict[str, Any]:
+        text = (message.text or "").strip()
+        match = pattern.match(text) if text.startswith(INTENT_MESSAGE_PREFIX) else None
+        if match is None or match.group(INTENT_NAME_KEY).strip() not in self.domain.intents:
+            return rasa_parse(self, message, tracker, only_output_properties)  # type: ignore[no-any-return]
+        unpacked = YAMLStoryReader.unpack_regex_message(Message({TEXT: message.text}), self.domain,
+                                                        entity_extractor_name=RegexMessageHandler.__name__)
+        # what _parse_message_with_graph builds from the pipeline's last message
+        parse_data = {TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+        parse_data.update(unpacked.as_dict(only_output_properties=only_output_properties))
+        return parse_data
+
+    RASA_PARSE["parse_message_with_graph"] = rasa_parse
+    processor_class._parse_message_with_graph = _parse_message_with_graph

@@ -62,6 +62,19 @@ def use(functions):
     RulePolicy._is_rule_applicable = functions["is_rule_applicable"]
     RulePolicy._get_possible_keys = functions["get_possible_keys"]
 
+def snapshot(tracker):
+    # everything a tracker holds, objects by identity where a replay shares them with the events
+    fields = {key: value for key, value in vars(tracker).items() if key not in ("events", "slots", "_applied_kept")}
+    for key in ("latest_message", "latest_bot_utterance"):  # an event, or a new empty one (before any)
+        value = fields[key]
+        fields[key] = id(value) if any(value is e for e in tracker.events) else ("empty", {k: v for k, v in value.as_dict().items() if k != "timestamp"})
+    fields["active_loop"] = repr(fields["active_loop"])
+    return {**{key: repr(value) for key, value in fields.items()}, "events": [id(e) for e in tracker.events],
+            **{"slot " + name: repr(sorted(vars(slot).items())) for name, slot in tracker.slots.items()}}
+
+def differences(a, b):
+    return {key: [a.get(key), b.get(key)] for key in set(a) | set(b) if a.get(key) != b.get(key)}
+
 def rule_keys(states):
     return [sorted(policy._get_possible_keys(policy.lookup[kind], states))
             for kind in ("rules", "rules_for_loop_unhappy_path")]
@@ -73,7 +86,7 @@ def prediction(tracker):
             [{k: v for k, v in e.as_dict().items() if k != "timestamp"} for e in p.events], p.hide_rule_turn, p.is_end_to_end_prediction, p.is_no_user_prediction]
 
 out = {"predictions": 0, "mismatches": [], "states_compared": 0, "applied_compared": 0, "windows": [],
-       "longest": 0, "keys_found": 0}
+       "longest": 0, "keys_found": 0, "copies": 0}
 for number, dicts in enumerate(data["conversations"]):
     events = deserialise_events(dicts)
     # After the real conversation: its last message taken back, sent again, then a restart and
@@ -86,6 +99,10 @@ for number, dicts in enumerate(data["conversations"]):
     live = DialogueStateTracker.from_events(sender, [], domain.slots)
     for index, event in enumerate(events):
         if isinstance(event, ActionExecuted):
+            out["copies"] += 1
+            copied = differences(snapshot(live.copy()), snapshot(history.RASA["copy"](live)))
+            if copied:
+                out["mismatches"].append({"at": index, "copy": copied})
             use(ours)
             ours_prediction = prediction(live)
             ours_states = [policy._prediction_states(live, domain, flag) for flag in (True, False)]
@@ -141,9 +158,10 @@ def compared(rasa_stack) -> dict:
 
 
 def test_every_prediction_of_a_long_conversation_is_rasas_own(compared):
-    """Every action of two 60-message conversations, a revert and a restart: the same prediction."""
+    """Every action of two 60-message conversations, a revert and a restart: the same prediction, the same copy."""
     assert compared["mismatches"][:3] == [], len(compared["mismatches"])
     assert compared["predictions"] > 300
+    assert compared["copies"] == compared["predictions"]  # the tracker copied at every action, as Rasa's copy
     assert compared["keys_found"] > compared["predictions"]  # rules matched: the keys compared were not all empty
     assert compared["longest"] > 150  # Rasa's states went far beyond the rule window: it was cut
     assert compared["replays"]["carried"] > 10 * compared["replays"]["started"]  # carried on, not rebuilt
