@@ -206,10 +206,12 @@ class Load:
                     sent: list[Sent]) -> list[dict[str, Any]] | None:
         """The replies to one step, or None after recording its error."""
         message_id = f"{sender}:{seq}"
-        phase = self.phase()
         began = time.perf_counter()
         replies, retries, error = await post(client, self.target, sender, chat_id, step.message, message_id)
         elapsed = (time.perf_counter() - began) * 1000
+        # The phase the answer (or the failure) came in: a message in flight when a server is
+        # killed belongs to that fault, not to the calm before it.
+        phase = self.phase()
         sent.append(Sent(message_id, step.message, None if replies is None else len(replies)))
         if replies is None:
             self.result.outcomes.append(Outcome(step.name, phase, None, error, retries))
