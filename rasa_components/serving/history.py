@@ -24,7 +24,6 @@ process in the rule policy's states and 12 % in the action server's request):
    sent in full as before. Our actions read the latest messages, the previous one, the
    slot values before the latest message (``actions.texts``) and, for forms, the events
    since the last message: all inside that window.
-
 4. **A copy of the tracker.** Rasa copies the tracker before each action by replaying every
    event into a new one; the state is now copied instead (see :func:`_install_tracker_copy`).
 
@@ -37,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -52,11 +52,6 @@ REPLAYS = {"carried": 0, "started": 0}
 
 
 # -- 1. applied events, extended rather than replayed --------------------------------------------------------------
-
-
-def _install_applied_events_and_copy(module: ModuleType) -> None:
-    _install_applied_events(module)
-    _install_tracker_copy(module)
 
 
 def _install_applied_events(module: ModuleType) -> None:
@@ -122,15 +117,28 @@ def _copied(state: dict[str, Any]) -> dict[str, Any]:
     return {kind: dict(sub_state) for kind, sub_state in state.items()}
 
 
-def _rule_window(policy: Any) -> int:
-    """The number of states the longest rule (or loop unhappy-path rule) looks at."""
-    window = policy.__dict__.get("_rule_window")
-    if window is None:
-        from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH
+_NO_RULES: dict[str, str] = {}
 
-        keys = itertools.chain(policy.lookup.get(RULES, {}), policy.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {}))
-        window = policy._rule_window = max((len(policy._rule_key_to_state(key)) for key in keys), default=0) + 1
-    return int(window)
+
+def _longest_rule(policy: Any, lookup: dict[str, str]) -> int:
+    """The number of states of the longest rule in ``lookup`` (one of the policy's rule tables),
+    kept per table and computed again if the table changed."""
+    lengths = policy.__dict__.get("_lookup_lengths")
+    if lengths is None:
+        lengths = policy._lookup_lengths = {}
+    known = lengths.get(id(lookup))
+    if known is None or known[0] is not lookup or known[1] != len(lookup):
+        longest = max((len(policy._rule_key_to_state(key)) for key in lookup), default=0)
+        known = lengths[id(lookup)] = (lookup, len(lookup), longest)
+    return int(known[2])
+
+
+def _rule_window(policy: Any) -> int:
+    """The number of states the longest rule (or loop unhappy-path rule) looks at, plus the current one."""
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH
+
+    return max(_longest_rule(policy, policy.lookup.get(table, _NO_RULES))
+               for table in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH)) + 1
 
 
 def _install_rule_states(module: ModuleType) -> None:
@@ -197,16 +205,10 @@ def _install_rule_states(module: ModuleType) -> None:
     def _get_possible_keys(self: Any, lookup: dict[str, str], states: list[dict[str, Any]]) -> set[str]:
         """Rasa's ``RulePolicy._get_possible_keys``, stopping once every rule left is shorter than the turns
         looked at (Rasa goes on over the whole conversation, keeping them all)."""
-        lengths = self.__dict__.get("_lookup_lengths")
-        if lengths is None:
-            lengths = self._lookup_lengths = {}
-        known = lengths.get(id(lookup))
-        if known is None or known[0] is not lookup or known[1] != len(lookup):
-            longest = max((len(self._rule_key_to_state(key)) for key in lookup), default=0)
-            known = lengths[id(lookup)] = (lookup, len(lookup), longest)
+        longest = _longest_rule(self, lookup)
         possible_keys = set(lookup.keys())
         for index, state in enumerate(reversed(states)):
-            if not possible_keys or index >= known[2]:  # every rule left is applicable from here on
+            if not possible_keys or index >= longest:  # every rule left is applicable from here on
                 break
             possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, index, state)}
         return possible_keys
@@ -271,9 +273,11 @@ def _install_tracker_copy(module: ModuleType) -> None:
     from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
     from rasa.shared.core.events import (
         ActionExecuted,
+        ActionReverted,
         FollowupAction,
         Restarted,
         SessionStarted,
+        UserUtteranceReverted,
         UserUttered,
     )
 
@@ -293,8 +297,8 @@ def _install_tracker_copy(module: ModuleType) -> None:
                 return ACTION_SESSION_START_NAME
             if isinstance(event, SessionStarted):
                 return ACTION_LISTEN_NAME  # its reset
-            if type(event).__name__ in ("UserUtteranceReverted", "ActionReverted"):
-                return unknown
+            if isinstance(event, (UserUtteranceReverted, ActionReverted)):
+                return unknown  # they replay the applied events again
         return ACTION_LISTEN_NAME  # a new tracker's
 
     def copy_tracker(self: Any) -> Any:
@@ -320,10 +324,11 @@ def _install_tracker_copy(module: ModuleType) -> None:
     tracker_class.copy = copy_tracker
 
 
-def patches() -> dict[str, Any]:
-    """Module -> patch, for :func:`rasa_components.serving.hot_path.install`."""
-    return {
-        "rasa.shared.core.trackers": _install_applied_events_and_copy,
-        "rasa.core.policies.rule_policy": _install_rule_states,
-        "rasa.core.actions.action": _install_action_window,
-    }
+def patches() -> list[tuple[str, Callable[[ModuleType], None]]]:
+    """(module, patch) pairs, for :func:`rasa_components.serving.hot_path.install`."""
+    return [
+        ("rasa.shared.core.trackers", _install_applied_events),
+        ("rasa.shared.core.trackers", _install_tracker_copy),
+        ("rasa.core.policies.rule_policy", _install_rule_states),
+        ("rasa.core.actions.action", _install_action_window),
+    ]

@@ -47,7 +47,7 @@ def install() -> None:
     if "history" not in off:
         from rasa_components.serving import history
 
-        for name, patch in history.patches().items():
+        for name, patch in history.patches():
             _when_imported(name, patch)
     _installed = True
 
@@ -270,6 +270,7 @@ def _install_tracker_cache(module: ModuleType) -> None:
                 .where(event_class.sender_id == bindparam("sender"), event_class.id > bindparam("after"))
                 .order_by(event_class.id))
         return statement
+
     kept_trackers: OrderedDict[tuple[int, str], _Kept] = OrderedDict()
 
     def keep(key: tuple[int, str], kept: _Kept) -> None:
@@ -366,7 +367,6 @@ def _install_sqlite_connections(module: ModuleType) -> None:
             self.engine.dispose()  # the connection that created the tables had no pragmas
 
     store_class.__init__ = init
-
 
 
 # -- 5. a button payload is not run through the language models ------------------------------------------------------
